@@ -1,0 +1,1 @@
+"""Administrators: accounts with argon2 password hashes."""

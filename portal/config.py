@@ -1,0 +1,76 @@
+"""Configuration read from the environment.
+
+Every variable is documented in `.env.example`. An unset variable means the
+embedded default: SQLite in `instance/`, a filesystem Celery broker and a
+development mailbox, so `make run` needs no server at all.
+"""
+import os
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message says why in one line."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str, environ: dict | None = None) -> dict:
+    """Build the Flask config dict from the environment (or the given mapping)."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'portal.sqlite'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    redis_url = env.get("REDIS_URL") or ""
+    mail_server = env.get("MAIL_SERVER") or ""
+
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or DEV_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        # Embedded defaults: a broker folder and a Maildir under instance/.
+        "BROKER_FOLDER": str(instance / "broker"),
+        "DEV_MAILBOX": str(instance / "mailbox"),
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": int(env.get("MAIL_PORT") or 25),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
+        or "Policy Summit <summit@portal.localhost>",
+        "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 30),
+        "PORTAL_BASE_URL": (env.get("PORTAL_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS") or 30),
+        "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS") or 10),
+        "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS") or 30),
+        "OUTBOX_RETRY_CAP_SECONDS": float(env.get("OUTBOX_RETRY_CAP_SECONDS") or 3600),
+        "OUTBOX_LEASE_SECONDS": float(env.get("OUTBOX_LEASE_SECONDS") or 300),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
+        "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE")),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+
+
+def uses_embedded_services(config: dict) -> bool:
+    """True when running on the server-less default (SQLite, no Redis, dev mailbox)."""
+    return config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config["REDIS_URL"]
+
+
+def check_production_safety(config: dict) -> None:
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError(
+            "Refusing to start: DATABASE_URL points at PostgreSQL but SECRET_KEY is the development "
+            "key; set SECRET_KEY to a long random value."
+        )

@@ -1,0 +1,60 @@
+"""/healthz: is the database reachable, and can the broker take a task?"""
+from pathlib import Path
+
+import redis
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from portal.extensions import db
+
+bp = Blueprint("health", __name__)
+
+
+def database_ok() -> tuple[bool, str]:
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except Exception as exc:
+        db.session.rollback()
+        return False, type(exc).__name__
+    return True, "ok"
+
+
+def broker_ok() -> tuple[bool, str]:
+    config = current_app.config
+    if config["REDIS_URL"]:
+        try:
+            client = redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=1)
+            client.ping()
+            client.close()
+        except redis.RedisError as exc:
+            return False, type(exc).__name__
+        return True, "ok"
+    folder = Path(config["BROKER_FOLDER"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return False, type(exc).__name__
+    return (True, "ok") if folder.is_dir() and _writable(folder) else (False, "not writable")
+
+
+def _writable(folder: Path) -> bool:
+    import os
+
+    return os.access(folder, os.W_OK)
+
+
+@bp.get("/healthz")
+def healthz():
+    db_up, db_detail = database_ok()
+    broker_up, broker_detail = broker_ok()
+    healthy = db_up and broker_up
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": {"ok": db_up, "detail": db_detail},
+        "broker": {"ok": broker_up, "detail": broker_detail},
+    }
+    response = jsonify(body)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

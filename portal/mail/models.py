@@ -1,0 +1,69 @@
+"""The outbox: every email the portal must send, written in the same transaction as its cause."""
+import enum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.database import utcnow
+from portal.extensions import db
+from datetime import datetime
+
+
+class EmailStatus(str, enum.Enum):
+    QUEUED = "queued"  # waiting for its next attempt (next_attempt_at)
+    SENDING = "sending"  # claimed by a worker until lease_expires_at
+    SENT = "sent"
+    FAILED = "failed"  # permanent SMTP failure or attempts exhausted; never retried
+
+
+class OutgoingEmail(db.Model):
+    __tablename__ = "outgoing_email"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"
+        ),
+        Index("ix_outgoing_email_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The template folder under templates/email/ that produced this message.
+    name: Mapped[str] = mapped_column(String(64))
+    to_address: Mapped[str] = mapped_column(String(320))
+    from_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(998))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    #: Extra headers (e.g. List-Unsubscribe) as a JSON object of name -> value.
+    headers: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    #: Fixed when queued so a re-send after a crash is recognisable as the same message.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=EmailStatus.QUEUED.value)
+    #: Delivery attempts started so far (incremented when a worker claims the row).
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: While status is 'sending': after this moment the claim is considered abandoned.
+    lease_expires_at: Mapped[datetime | None]
+    #: The last SMTP reply or connection error, for admins and for 'failed' rows.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    attachments: Mapped[list["OutgoingEmailAttachment"]] = relationship(
+        back_populates="email", cascade="all, delete-orphan", order_by="OutgoingEmailAttachment.id"
+    )
+
+
+class OutgoingEmailAttachment(db.Model):
+    __tablename__ = "outgoing_email_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_id: Mapped[int] = mapped_column(
+        ForeignKey("outgoing_email.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Set for images the HTML body shows inline (<img src="cid:...">); None for a download.
+    content_id: Mapped[str | None] = mapped_column(String(255))
+
+    email: Mapped[OutgoingEmail] = relationship(back_populates="attachments")

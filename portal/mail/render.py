@@ -1,0 +1,32 @@
+"""Render an email's three templates (templates/email/<name>/) into sendable parts."""
+from dataclasses import dataclass
+
+import css_inline
+from flask import current_app, render_template
+
+_inliner = None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _inline_css(html: str) -> str:
+    global _inliner
+    if _inliner is None:
+        # Templates carry their CSS in <style>; mail clients need it on each element.
+        _inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+    return _inliner.inline(html)
+
+
+def render_email(name: str, context: dict) -> RenderedEmail:
+    context = {"base_url": current_app.config["PORTAL_BASE_URL"], **context}
+    subject = render_template(f"email/{name}/subject.txt", **context)
+    # A subject is one header line: collapse whatever whitespace the template produced.
+    subject = " ".join(subject.split())
+    text = render_template(f"email/{name}/body.txt", **context).strip() + "\n"
+    html = _inline_css(render_template(f"email/{name}/body.html", **context))
+    return RenderedEmail(subject=subject, text=text, html=html)

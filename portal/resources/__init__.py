@@ -1,0 +1,1 @@
+"""The curated resource catalog that pages list and digests highlight."""

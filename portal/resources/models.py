@@ -1,0 +1,1 @@
+"""Resource catalog models (filled in by the resources work)."""

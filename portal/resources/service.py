@@ -1,0 +1,2 @@
+def seed_resources() -> dict:
+    return {"created": 0, "updated": 0}

@@ -1,0 +1,199 @@
+"""Fixtures shared by every test package.
+
+The suite runs twice (see the Makefile): PORTAL_TEST_BACKEND=embedded uses
+SQLite and the filesystem broker; PORTAL_TEST_BACKEND=services uses
+PostgreSQL and Redis. Each test gets its own app and a fresh database cloned
+from a template built once per run.
+"""
+import itertools
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+from sqlalchemy.engine import make_url
+
+from tests.support.smtp import SMTPServer
+from tests.support.worker import start_beat, start_worker
+
+BACKEND = os.environ.get("PORTAL_TEST_BACKEND", "embedded")
+assert BACKEND in {"embedded", "services"}, f"unknown PORTAL_TEST_BACKEND {BACKEND!r}"
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+RUN_ID = uuid.uuid4().hex[:8]
+_counter = itertools.count()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `services` need PostgreSQL and Redis: only the services pass runs them."""
+    if BACKEND == "services":
+        return
+    kept = [item for item in items if "services" not in item.keywords]
+    deselected = [item for item in items if "services" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pg_url(dbname: str) -> str:
+    return str(make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=dbname).render_as_string(hide_password=False))
+
+
+def pg_admin_execute(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def base_env(instance: Path, database_url: str) -> dict:
+    env = {
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-" + RUN_ID,
+        "REDIS_URL": TEST_REDIS_URL if BACKEND == "services" else "",
+        "MAIL_SERVER": "",
+        "PORTAL_BASE_URL": "http://127.0.0.1:5000",
+        "OUTBOX_SWEEP_SECONDS": "1",
+        "OUTBOX_RETRY_BASE_SECONDS": "0.2",
+        "OUTBOX_RETRY_CAP_SECONDS": "1",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory):
+    """Build the schema once (from the models), then clone it per test."""
+    from portal import create_app
+    from portal.extensions import db
+
+    instance = tmp_path_factory.mktemp("template-instance")
+    if BACKEND == "services":
+        name = f"portal_tpl_{RUN_ID}"
+        pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}"')
+        pg_admin_execute(f'CREATE DATABASE "{name}"')
+        url = pg_url(name)
+    else:
+        url = f"sqlite:///{instance / 'template.sqlite'}"
+    mp = pytest.MonkeyPatch()
+    for key, value in base_env(instance, url).items():
+        mp.setenv(key, value)
+    app = create_app()
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+    mp.undo()
+    yield {"url": url, "name": name if BACKEND == "services" else None, "path": instance / "template.sqlite"}
+    if BACKEND == "services":
+        pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(template_database, tmp_path):
+    if BACKEND == "services":
+        name = f"portal_t_{RUN_ID}_{next(_counter)}"
+        pg_admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"')
+        yield pg_url(name)
+        pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = tmp_path / "portal.sqlite"
+        shutil.copyfile(template_database["path"], path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def portal_env(tmp_path, database_url):
+    """Environment variables describing this test's portal; a worker subprocess gets the same."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    if BACKEND == "services":
+        client = redis_lib.Redis.from_url(TEST_REDIS_URL)
+        client.flushdb()
+        client.close()
+    return base_env(instance, database_url)
+
+
+@pytest.fixture
+def make_app(portal_env, monkeypatch):
+    """Build an app from `portal_env` (after a test adjusted it) plus config overrides."""
+    from portal import create_app
+    from portal.extensions import db
+
+    apps = []
+
+    def factory(**overrides):
+        for key, value in portal_env.items():
+            monkeypatch.setenv(key, value)
+        app = create_app({"TESTING": True, **overrides})
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_env(portal_env, smtp_server):
+    """Point the portal (and any worker started afterwards) at the loopback SMTP server."""
+    portal_env["MAIL_SERVER"] = "127.0.0.1"
+    portal_env["MAIL_PORT"] = str(smtp_server.port)
+    return portal_env
+
+
+@pytest.fixture
+def celery_worker(portal_env, tmp_path):
+    """A real Celery worker process; request it after the fixtures that shape `portal_env`."""
+    worker = start_worker(portal_env, tmp_path)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_beat(portal_env, tmp_path):
+    beat = start_beat(portal_env, tmp_path)
+    yield beat
+    beat.stop()
+
+
+_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = _CSRF_RE.search(html)
+    assert match, "no csrf_token field in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf_token(client):
+    """Fetch `url` and return the CSRF token of its form."""
+
+    def fetch(url: str) -> str:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        return csrf_token_from(response.get_data(as_text=True))
+
+    return fetch

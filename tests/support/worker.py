@@ -1,0 +1,72 @@
+"""Run the real Celery worker (and beat) as subprocesses against a test's configuration."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class CeleryProcess:
+    def __init__(self, env: dict, log_path: Path, *args: str):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, needle: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"celery exited early:\n{self.output()}")
+            time.sleep(0.1)
+        raise AssertionError(f"celery did not print {needle!r} within {timeout}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def start_worker(env: dict, log_dir: Path, concurrency: int = 2) -> CeleryProcess:
+    worker = CeleryProcess(
+        env, log_dir / "worker.log", "worker", "--loglevel=INFO", "-Q", "mail,portal",
+        f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+    )
+    _wait_or_stop(worker, "ready.")
+    return worker
+
+
+def start_beat(env: dict, log_dir: Path) -> CeleryProcess:
+    beat = CeleryProcess(
+        env, log_dir / "beat.log", "beat", "--loglevel=INFO", "-s", str(log_dir / "beat-schedule"),
+    )
+    _wait_or_stop(beat, "beat: Starting")
+    return beat
+
+
+def _wait_or_stop(process: CeleryProcess, needle: str) -> None:
+    try:
+        process.wait_for_output(needle)
+    except BaseException:
+        process.stop()
+        raise
