@@ -197,3 +197,13 @@ def csrf_token(client):
         return csrf_token_from(response.get_data(as_text=True))
 
     return fetch
+
+
+@pytest.fixture
+def live_server(portal_env, tmp_path):
+    """gunicorn serving this test's portal; request it after fixtures that shape `portal_env`."""
+    from tests.support.worker import start_live_server
+
+    server = start_live_server(portal_env, tmp_path)
+    yield server
+    server.stop()

@@ -70,3 +70,39 @@ def _wait_or_stop(process: CeleryProcess, needle: str) -> None:
     except BaseException:
         process.stop()
         raise
+
+
+class LiveServer(CeleryProcess):
+    """The portal under gunicorn, as production runs it, on a free loopback port."""
+
+    def __init__(self, env: dict, log_dir: Path, port: int, workers: int = 2, threads: int = 1):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_dir / f"gunicorn-{port}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--threads", str(threads), "--access-logfile", "-", "portal:create_app()"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_live_server(env: dict, log_dir: Path, workers: int = 2, threads: int = 1) -> LiveServer:
+    import urllib.request
+
+    from tests.support.smtp import free_port
+
+    server = LiveServer(env, log_dir, free_port(), workers=workers, threads=threads)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            pass
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            output = server.output()
+            server.stop()
+            raise AssertionError(f"gunicorn did not come up:\n{output}")
+        time.sleep(0.1)

@@ -1,0 +1,1 @@
+"""Policy Summit registration: events, attendees, waiting list, manage links."""
