@@ -10,8 +10,12 @@ from pathlib import Path
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot run safely; the message says why in one line."""
+class ConfigError(SystemExit):
+    """The configuration cannot run safely; the message says why in one line.
+
+    A SystemExit, so `flask`, `celery` and gunicorn stop with that one line
+    instead of a traceback.
+    """
 
 
 def _bool(value: str | None, default: bool = False) -> bool:

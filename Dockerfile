@@ -1,0 +1,20 @@
+# Production image: gunicorn for the web, the same image runs the Celery worker and beat.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN useradd --create-home --uid 10001 portal
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY portal ./portal
+COPY worker ./worker
+COPY templates ./templates
+COPY migrations ./migrations
+# Editable, so the app finds templates/ and migrations/ beside the package as in development.
+RUN pip install --no-cache-dir -e .
+RUN mkdir -p /app/instance && chown portal:portal /app/instance
+USER portal
+
+ENV PORTAL_INSTANCE_PATH=/app/instance
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "portal:create_app()"]

@@ -1,0 +1,61 @@
+"""`flask --app portal dev`: the portal, a Celery worker and beat, stopped together by Ctrl-C.
+
+Used by `make run` on the embedded default. Production runs the three as
+separate services (see docker-compose.yml).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
+
+
+def _celery(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *args],
+        start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+    )
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in processes:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def dev_command(host: str, port: int) -> None:
+    """Run the web server with a Celery worker and beat until Ctrl-C."""
+    app = current_app._get_current_object()
+    schedule = os.path.join(app.instance_path, "celerybeat-schedule")
+    children = [
+        _celery("worker", "--loglevel=INFO", "-Q", "mail,portal", "--concurrency=2", "--without-gossip",
+                "--without-mingle", "--without-heartbeat"),
+        _celery("beat", "--loglevel=INFO", "-s", schedule),
+    ]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo(f"\n  Summit Portal: http://{host}:{port}/")
+    if app.config["EMBEDDED_SERVICES"]:
+        click.echo(f"  Development mailbox: http://{host}:{port}/dev/mail\n")
+    try:
+        # app.run() refuses to run under the `flask` command; serve with Werkzeug directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("Stopping worker and beat...")
+        _stop(children)
