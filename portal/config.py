@@ -59,6 +59,21 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "OUTBOX_RETRY_CAP_SECONDS": float(env.get("OUTBOX_RETRY_CAP_SECONDS") or 3600),
         "OUTBOX_LEASE_SECONDS": float(env.get("OUTBOX_LEASE_SECONDS") or 300),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
+        # If Redis is unreachable, count in memory for a while rather than fail the request.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "portal-ratelimit",
+        # Policy Summit registration (portal/registration). Per-IP limits on the public forms.
+        "REGISTRATION_RATE_LIMIT": "10 per minute;60 per hour",
+        "REGISTRATION_LOST_LINK_RATE_LIMIT": "5 per minute;20 per hour",
+        # How long a request waits for the event's capacity lock before the visitor
+        # gets the "busy, try again" page (PostgreSQL lock_timeout).
+        "REGISTRATION_LOCK_TIMEOUT_MS": 3000,
+        # Manage links in emails stay valid this long; every email carries a fresh one.
+        "REGISTRATION_MANAGE_LINK_MAX_AGE": 60 * 24 * 3600,
+        # Test-only switch: False skips the capacity lock so a test can prove the race
+        # is real. Deliberately not read from the environment.
+        "REGISTRATION_CAPACITY_LOCK": True,
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

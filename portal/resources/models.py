@@ -1,1 +1,64 @@
-"""Resource catalog models (filled in by the resources work)."""
+"""The resource catalog: curated links (or portal-only entries) tagged with topics."""
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.database import utcnow
+from portal.extensions import db
+
+resource_topic = Table(
+    "resource_topic",
+    db.metadata,
+    Column("resource_id", ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Topic(db.Model):
+    __tablename__ = "topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable key from resources.json, used in the ?topic= filter.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    #: One sentence saying what the topic covers; shown when the filter is active.
+    description: Mapped[str] = mapped_column(Text)
+    #: Order of the topic in resources.json, which is the order the filter offers.
+    position: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def label(self) -> str:
+        """Short name for menus: the slug read as words ("clinical-trials" -> "Clinical trials")."""
+        return self.slug.replace("-", " ").capitalize()
+
+
+class Resource(db.Model):
+    __tablename__ = "resource"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable key from resources.json; also the id anchor of the entry on /resources.
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    #: Publisher or host; None for journals and societies, whose title says it all.
+    organization: Mapped[str | None] = mapped_column(String(500))
+    #: What sort of thing this is, e.g. "fda-guidance", "journal", "society"; decides its section.
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    #: Year of issue or start; FDA guidances are listed by it.
+    year: Mapped[int | None]
+    #: Outside address; None means the portal's own entry (/resources#<slug>) is the link.
+    url: Mapped[str | None] = mapped_column(String(2048))
+    #: One or two plain sentences, written for this portal.
+    summary: Mapped[str] = mapped_column(Text)
+    #: Order of the entry in resources.json ("catalog order").
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Last time the seed changed a field or the topics of this entry.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(
+        secondary=resource_topic, order_by=Topic.position, lazy="selectin"
+    )
+
+    @property
+    def is_external(self) -> bool:
+        return self.url is not None
