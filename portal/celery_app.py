@@ -19,6 +19,11 @@ def celery_config(config: dict) -> dict:
                 "visibility_timeout": 3600,
                 "socket_connect_timeout": 2,
                 "socket_timeout": 5,
+                # Publishing opens its connection through kombu's retry loop,
+                # which would otherwise keep retrying a refused connection for
+                # broker_connection_timeout; task_publish_retry does not reach
+                # it. Workers reconnect with their own retry settings.
+                "max_retries": 0,
             },
         }
     else:

@@ -1,4 +1,5 @@
 """/healthz: is the database reachable, and can the broker take a task?"""
+import os
 from pathlib import Path
 
 import redis
@@ -24,9 +25,8 @@ def broker_ok() -> tuple[bool, str]:
     config = current_app.config
     if config["REDIS_URL"]:
         try:
-            client = redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=1)
-            client.ping()
-            client.close()
+            with redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=1) as client:
+                client.ping()
         except redis.RedisError as exc:
             return False, type(exc).__name__
         return True, "ok"
@@ -35,13 +35,7 @@ def broker_ok() -> tuple[bool, str]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return False, type(exc).__name__
-    return (True, "ok") if folder.is_dir() and _writable(folder) else (False, "not writable")
-
-
-def _writable(folder: Path) -> bool:
-    import os
-
-    return os.access(folder, os.W_OK)
+    return (True, "ok") if os.access(folder, os.W_OK) else (False, "not writable")
 
 
 @bp.get("/healthz")

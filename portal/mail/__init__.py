@@ -1,4 +1,5 @@
 """Transactional email: an outbox table, rendering, and at-least-once delivery."""
 from portal.mail.outbox import Attachment, email, queue_email
+from portal.mail.validation import InvalidEmailError
 
-__all__ = ["Attachment", "email", "queue_email"]
+__all__ = ["Attachment", "InvalidEmailError", "email", "queue_email"]

@@ -7,69 +7,193 @@ mid-send leaves a lease that expires, and the sweeper re-sends. That makes
 delivery at-least-once; the Message-ID fixed at queue time lets mail clients
 show a re-sent message once.
 """
+import binascii
+import email
 import email.policy
+import functools
 import logging
 import mailbox
 import random
 import smtplib
-import socket
+import time
+import uuid
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email import encoders
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.models import EmailStatus, OutgoingEmail
+from portal.mail.validation import (
+    InvalidEmailError,
+    check_address,
+    check_attachment,
+    check_header_value,
+    check_headers,
+    is_bare_address,
+)
 
 log = logging.getLogger(__name__)
 
 
-class TemporaryDeliveryError(Exception):
-    """Worth retrying later: connection trouble or a 4xx reply."""
+class DeliveryError(Exception):
+    """Sending one message did not succeed; the subclass says whether to try again."""
 
 
-class PermanentDeliveryError(Exception):
-    """The server refused for good (5xx); retrying would not help."""
+class TemporaryDeliveryError(DeliveryError):
+    """Worth retrying later: a 4xx reply or trouble with the connection."""
+
+
+class ServerUnavailableError(TemporaryDeliveryError):
+    """No usable connection to the server, so the rest of the batch would fail the same way."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The server refused this message for good (5xx); retrying would not help."""
+
+
+# ---------------------------------------------------------------- messages
+
+# The wire format is built with the email package's legacy MIME classes: they
+# are several times faster than EmailMessage, which parses every header on
+# assignment and refolds it on output, and delivery builds every message anew.
+class _WirePolicy(email.policy.Compat32):
+    """compat32 with CRLF, writing short ASCII headers directly.
+
+    Folding such a header changes nothing, but compat32 still builds a Header
+    object for it, which was the largest remaining cost per message. Values
+    reaching here have been checked for line breaks (_check_row).
+    """
+
+    def fold_binary(self, name, value):
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) + 2 <= self.max_line_length:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_WIRE = _WirePolicy(linesep="\r\n")
+# For SMTPUTF8, addresses go out as raw UTF-8: compat32 passes header text
+# through untouched when it holds surrogate-escaped bytes and cte_type is 8bit.
+_WIRE_UTF8 = _WIRE.clone(cte_type="8bit")
+_MAX_LINE = 998  # RFC 5322's limit per line, CRLF excluded
+
+
+def message_bytes(row: OutgoingEmail) -> bytes:
+    """The message exactly as it goes over SMTP, with CRLF line endings only.
+
+    Raises InvalidEmailError for a row that could inject a header.
+    """
+    _check_row(row)
+    smtputf8 = needs_smtputf8(row)
+    message = _mime_body(row)
+    message["Subject"] = row.subject
+    message["From"] = _address_header(row.from_address, smtputf8)
+    message["To"] = _address_header(row.to_address, smtputf8)
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = row.message_id
+    for name, value in (row.headers or {}).items():
+        message[name] = value
+    return message.as_bytes(policy=_WIRE_UTF8 if smtputf8 else _WIRE)
 
 
 def build_message(row: OutgoingEmail) -> EmailMessage:
-    # policy.default refuses CR/LF inside header values, so a name typed into a
-    # form can never add a header of its own.
-    msg = EmailMessage(policy=email.policy.default)
-    msg["Subject"] = row.subject
-    msg["From"] = row.from_address
-    msg["To"] = row.to_address
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = row.message_id
-    for name, value in (row.headers or {}).items():
-        msg[name] = value
-    msg.set_content(row.body_text)
-    msg.add_alternative(row.body_html, subtype="html")
-    html_part = msg.get_payload()[1]
+    """The message as a mail client reads it (parsed back from the wire bytes), for inspection."""
+    return email.message_from_bytes(message_bytes(row), policy=email.policy.default)
+
+
+def _check_row(row: OutgoingEmail) -> None:
+    # queue_email already refused these; rows written any other way are checked here.
+    check_address("sender", row.from_address)
+    check_address("recipient", row.to_address)
+    check_header_value("subject", row.subject)
+    check_header_value("message id", row.message_id)
+    check_headers(row.headers or {})
     for attachment in row.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        if attachment.content_id:
-            html_part.add_related(
-                attachment.data, maintype=maintype, subtype=subtype,
-                cid=f"<{attachment.content_id}>", filename=attachment.filename,
-                disposition="inline",
-            )
-        else:
-            msg.add_attachment(
-                attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-            )
-    return msg
+        check_attachment(attachment.filename, attachment.content_type, attachment.content_id)
 
 
-def serialize(msg: EmailMessage) -> bytes:
-    # policy.SMTP ends every line with CRLF; bare LF makes strict servers read
-    # the whole message as one overlong line.
-    return msg.as_bytes(policy=email.policy.SMTP)
+def needs_smtputf8(row: OutgoingEmail) -> bool:
+    """True when an address itself (not just a display name) has non-ASCII characters."""
+    if (row.from_address + row.to_address).isascii():
+        return False
+    return not all(address.isascii() for _, address in getaddresses([row.from_address, row.to_address]))
+
+
+def _address_header(value: str, smtputf8: bool) -> str:
+    if smtputf8:
+        return value.encode("utf-8").decode("ascii", "surrogateescape")
+    if value.isascii() and is_bare_address(value):
+        return value
+    return _formatted_address(value)
+
+
+@functools.lru_cache(maxsize=64)  # the sender is the same on every row
+def _formatted_address(value: str) -> str:
+    # Encodes a non-ASCII display name (RFC 2047) and leaves the address readable.
+    return formataddr(parseaddr(value), charset="utf-8")
+
+
+def _mime_body(row: OutgoingEmail) -> MIMEMultipart:
+    """alternative(text, html) with inline images related to the html, downloads mixed around it."""
+    inline = [a for a in row.attachments if a.content_id]
+    downloads = [a for a in row.attachments if not a.content_id]
+    html = _text_part(row.body_html, "html")
+    if inline:
+        html = _multipart("related", [html, *map(_attachment_part, inline)])
+    body = _multipart("alternative", [_text_part(row.body_text, "plain"), html])
+    if downloads:
+        body = _multipart("mixed", [body, *map(_attachment_part, downloads)])
+    return body
+
+
+def _multipart(subtype: str, parts: list) -> MIMEMultipart:
+    for part in parts:
+        del part["MIME-Version"]  # the legacy classes add it to every part; it belongs on the top only
+    # A random 128-bit boundary cannot plausibly occur in the content, which
+    # spares the generator from compiling a regex to scan the text for it.
+    return MIMEMultipart(subtype, boundary=f"=_{uuid.uuid4().hex}", _subparts=parts)
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    if text.isascii() and all(len(line) <= _MAX_LINE for line in text.splitlines()):
+        part["Content-Transfer-Encoding"] = "7bit"  # readable as it is
+        part.set_payload(text)
+    else:
+        # Quoted-printable (binascii's C encoder) rather than base64: mostly-ASCII
+        # text in base64 is a classic spam-filter signal.
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
+    return part
+
+
+def _attachment_part(attachment) -> MIMEBase:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(attachment.data)
+    encoders.encode_base64(part)
+    # RFC 2231 for a filename that is not ASCII.
+    filename = attachment.filename if attachment.filename.isascii() else ("utf-8", "", attachment.filename)
+    if attachment.content_id:
+        part["Content-ID"] = f"<{attachment.content_id}>"
+        part.add_header("Content-Disposition", "inline", filename=filename)
+    else:
+        part.add_header("Content-Disposition", "attachment", filename=filename)
+    return part
+
+
+# ---------------------------------------------------------------- transports
 
 
 class SMTPTransport:
@@ -81,6 +205,8 @@ class SMTPTransport:
 
     def _connect(self) -> smtplib.SMTP:
         state = current_app.extensions["mail"]
+        where = f"{state.server}:{state.port}"
+        conn = None
         try:
             conn = smtplib.SMTP(state.server, state.port, timeout=self.config["MAIL_TIMEOUT"])
             if state.use_tls:
@@ -88,34 +214,48 @@ class SMTPTransport:
             if state.username and state.password:
                 conn.login(state.username, state.password)
         except smtplib.SMTPResponseException as exc:
-            raise _classify(exc.smtp_code, exc.smtp_error) from exc
+            # Failing at greeting, STARTTLS or login is about the server or our
+            # settings, never about one message: retry rather than fail the row.
+            _close_quietly(conn)
+            raise ServerUnavailableError(f"{where} refused the session: {_reply_text(exc.smtp_code, exc.smtp_error)}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryDeliveryError(f"cannot connect to {state.server}:{state.port}: {exc}") from exc
+            _close_quietly(conn)
+            raise ServerUnavailableError(f"cannot connect to {where}: {exc}") from exc
         return conn
 
-    def send(self, sender: str, recipient: str, data: bytes) -> None:
+    def send(self, sender: str, recipient: str, data: bytes, smtputf8: bool = False) -> None:
+        options = ["SMTPUTF8"] if smtputf8 else []
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = self._connect()
             try:
-                refused = self.conn.sendmail(sender, [recipient], data)
+                refused = self.conn.sendmail(sender, [recipient], data, mail_options=options)
             except smtplib.SMTPServerDisconnected as exc:
-                self.conn = None
-                if attempt == 2:
-                    raise TemporaryDeliveryError(f"server disconnected: {exc}") from exc
-                continue
+                # Usually an idle connection the server closed; a fresh one may work.
+                self._drop()
+                if attempt == 1:
+                    continue
+                raise ServerUnavailableError(f"server disconnected: {exc}") from exc
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = exc.recipients[recipient]
                 raise _classify(code, reply) from exc
             except smtplib.SMTPResponseException as exc:
                 raise _classify(exc.smtp_code, exc.smtp_error) from exc
-            except (OSError, socket.timeout) as exc:
-                self.close()
-                raise TemporaryDeliveryError(f"connection error: {exc}") from exc
+            except smtplib.SMTPNotSupportedError as exc:
+                raise PermanentDeliveryError(f"server cannot take this message: {exc}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                # A timeout may leave the server mid-reply, so this connection
+                # cannot be trusted for another message.
+                self._drop()
+                raise ServerUnavailableError(f"connection error: {exc}") from exc
             if refused:
                 code, reply = refused[recipient]
                 raise _classify(code, reply)
             return
+
+    def _drop(self) -> None:
+        _close_quietly(self.conn)
+        self.conn = None
 
     def close(self) -> None:
         if self.conn is not None:
@@ -123,26 +263,39 @@ class SMTPTransport:
                 self.conn.quit()
             except (OSError, smtplib.SMTPException):
                 pass
-            self.conn = None
+            self._drop()
+
+
+def _close_quietly(conn: smtplib.SMTP | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except OSError:
+            pass
 
 
 class DevMailboxTransport:
     """The embedded default: a Maildir under instance/, shown at /dev/mail."""
 
     def __init__(self, config):
-        self.path = Path(config["DEV_MAILBOX"])
+        self.box = mailbox.Maildir(Path(config["DEV_MAILBOX"]), create=True)
 
-    def send(self, sender: str, recipient: str, data: bytes) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self.path, create=True).add(data)
+    def send(self, sender: str, recipient: str, data: bytes, smtputf8: bool = False) -> None:
+        self.box.add(data)
 
     def close(self) -> None:
         pass
 
 
-def _classify(code: int, reply) -> Exception:
+def _reply_text(code: int, reply) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    message = f"{code} {text}"
+    return f"{code} {text}"
+
+
+def _classify(code: int, reply) -> DeliveryError:
+    message = _reply_text(code, reply)
+    if code == 421:  # the server is closing this session: nothing more will get through it
+        return ServerUnavailableError(message)
     if 500 <= code < 600:
         return PermanentDeliveryError(message)
     return TemporaryDeliveryError(message)
@@ -158,6 +311,9 @@ def open_transport():
         transport.close()
 
 
+# ---------------------------------------------------------------- claiming
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Capped exponential backoff with jitter, so a burst of failures spreads out."""
     config = current_app.config
@@ -168,7 +324,13 @@ def retry_delay(attempts: int) -> timedelta:
 def _claimable(now):
     return or_(
         and_(OutgoingEmail.status == EmailStatus.QUEUED.value, OutgoingEmail.next_attempt_at <= now),
-        and_(OutgoingEmail.status == EmailStatus.SENDING.value, OutgoingEmail.lease_expires_at < now),
+        and_(
+            OutgoingEmail.status == EmailStatus.SENDING.value,
+            OutgoingEmail.lease_expires_at < now,
+            # A row that took down every worker that tried it is given up on
+            # by the sweeper instead (see give_up_on_abandoned_rows).
+            OutgoingEmail.attempts < current_app.config["OUTBOX_MAX_ATTEMPTS"],
+        ),
     )
 
 
@@ -192,58 +354,141 @@ def claim_emails(ids: list[int]) -> list[int]:
     return claimed
 
 
+# ---------------------------------------------------------------- delivering
+
+
+@dataclass
+class BatchOutcome:
+    sent: list[int] = field(default_factory=list)
+    retry: int = 0
+    failed: int = 0
+    #: Claimed but not tried because the lease ran short; queued again at once.
+    released: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"sent": len(self.sent), "retry": self.retry, "failed": self.failed, "released": len(self.released)}
+
+
 def deliver_emails(ids: list[int]) -> dict[str, int]:
     """Send the due rows among `ids` over one connection; returns counts by outcome."""
+    from portal.mail.outbox import dispatch_ids
+
     claimed = claim_emails(ids)
-    outcome = {"sent": 0, "retry": 0, "failed": 0}
+    outcome = BatchOutcome()
     if not claimed:
-        return outcome
+        return outcome.counts()
     rows = db.session.scalars(
-        select(OutgoingEmail).where(OutgoingEmail.id.in_(claimed)).order_by(OutgoingEmail.id)
+        select(OutgoingEmail)
+        .where(OutgoingEmail.id.in_(claimed))
+        .options(selectinload(OutgoingEmail.attachments))
+        .order_by(OutgoingEmail.id)
     ).all()
-    sent_ids = []
-    with open_transport() as transport:
-        for row in rows:
-            try:
-                transport.send(row.from_address, row.to_address, serialize(build_message(row)))
-            except PermanentDeliveryError as exc:
-                _finish(row, EmailStatus.FAILED, str(exc))
-                outcome["failed"] += 1
-            except TemporaryDeliveryError as exc:
-                _schedule_retry(row, str(exc))
-                outcome["retry" if row.status == EmailStatus.QUEUED.value else "failed"] += 1
-            except Exception as exc:  # a malformed row must not block the rest of the batch
-                log.exception("outbox row %s could not be built", row.id)
-                _finish(row, EmailStatus.FAILED, f"could not build message: {exc}")
-                outcome["failed"] += 1
-            else:
-                sent_ids.append(row.id)
-                outcome["sent"] += 1
-    if sent_ids:
+    try:
+        with open_transport() as transport:
+            _send_batch(transport, rows, outcome)
+    finally:
+        # Also when the batch stopped on an unexpected error: every message
+        # already handed to the server must be marked sent, or it is sent again
+        # once the lease expires.
+        _record_sent(outcome.sent)
+        db.session.commit()
+    if outcome.released:
+        dispatch_ids(outcome.released)
+    return outcome.counts()
+
+
+def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome) -> None:
+    # Stop starting new sends halfway through the lease: the other half is
+    # headroom for the last send to time out before anyone may claim these rows.
+    send_until = time.monotonic() + current_app.config["OUTBOX_LEASE_SECONDS"] / 2
+    for index, row in enumerate(rows):
+        if index and time.monotonic() > send_until:
+            for pending in rows[index:]:
+                _release(pending)
+                outcome.released.append(pending.id)
+            return
+        try:
+            smtputf8 = needs_smtputf8(row)
+            data = message_bytes(row)
+        except InvalidEmailError as exc:
+            _fail(row, f"refused to build: {exc}")
+            outcome.failed += 1
+            continue
+        except Exception as exc:  # a malformed row must not block the rest of the batch
+            log.exception("outbox row %s could not be built", row.id)
+            _fail(row, f"could not build message: {exc}")
+            outcome.failed += 1
+            continue
+        try:
+            transport.send(row.from_address, row.to_address, data, smtputf8=smtputf8)
+        except PermanentDeliveryError as exc:
+            _fail(row, str(exc))
+            outcome.failed += 1
+        except ServerUnavailableError as exc:
+            for pending in rows[index:]:
+                _count_retry(pending, str(exc), outcome)
+            return
+        except TemporaryDeliveryError as exc:
+            _count_retry(row, str(exc), outcome)
+        else:
+            outcome.sent.append(row.id)
+
+
+def _record_sent(ids: list[int]) -> None:
+    if ids:
         db.session.execute(
             update(OutgoingEmail)
-            .where(OutgoingEmail.id.in_(sent_ids))
+            .where(OutgoingEmail.id.in_(ids))
             .values(status=EmailStatus.SENT.value, sent_at=utcnow(), lease_expires_at=None, last_error=None)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
-    return outcome
 
 
-def _finish(row: OutgoingEmail, status: EmailStatus, error: str) -> None:
-    row.status = status.value
+def _fail(row: OutgoingEmail, error: str) -> None:
+    row.status = EmailStatus.FAILED.value
     row.last_error = error[:2000]
     row.lease_expires_at = None
 
 
-def _schedule_retry(row: OutgoingEmail, error: str) -> None:
+def _count_retry(row: OutgoingEmail, error: str, outcome: BatchOutcome) -> None:
     if row.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-        _finish(row, EmailStatus.FAILED, f"gave up after {row.attempts} attempts: {error}")
+        _fail(row, f"gave up after {row.attempts} attempts: {error}")
+        outcome.failed += 1
         return
     row.status = EmailStatus.QUEUED.value
     row.last_error = error[:2000]
     row.lease_expires_at = None
     row.next_attempt_at = utcnow() + retry_delay(row.attempts)
+    outcome.retry += 1
+
+
+def _release(row: OutgoingEmail) -> None:
+    row.status = EmailStatus.QUEUED.value
+    row.attempts -= 1  # claimed, but never tried
+    row.lease_expires_at = None
+    row.next_attempt_at = utcnow()
+
+
+# ---------------------------------------------------------------- sweeping
+
+
+def give_up_on_abandoned_rows() -> int:
+    """Fail rows whose every attempt was abandoned mid-send (a worker died each time)."""
+    result = db.session.execute(
+        update(OutgoingEmail)
+        .where(
+            OutgoingEmail.status == EmailStatus.SENDING.value,
+            OutgoingEmail.lease_expires_at < utcnow(),
+            OutgoingEmail.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"],
+        )
+        .values(
+            status=EmailStatus.FAILED.value,
+            lease_expires_at=None,
+            last_error="gave up: every attempt was abandoned by a worker that stopped mid-send",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def due_email_ids(limit: int = 1000) -> list[int]:
@@ -259,6 +504,7 @@ def sweep_outbox() -> int:
     """Re-dispatch due and stuck rows; returns how many ids were handed to the broker."""
     from portal.mail.outbox import dispatch_ids
 
+    give_up_on_abandoned_rows()
     ids = due_email_ids()
     db.session.commit()
     if ids and dispatch_ids(ids):

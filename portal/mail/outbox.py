@@ -20,12 +20,16 @@ from sqlalchemy import event
 from portal.extensions import db
 from portal.mail.models import OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import render_email
+from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
 
 log = logging.getLogger(__name__)
 
 _PENDING = "outbox.pending"  # flushed in the open transaction
 _COMMITTED = "outbox.committed"  # committed, not yet handed to the broker
-DISPATCH_CHUNK = 50
+# Ids per delivery task: each task is one claim, one SMTP session and one
+# commit of outcomes, so bigger batches cost less per message; a worker that
+# dies mid-batch means at most this many messages are sent twice.
+DISPATCH_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,17 @@ def queue_email(
     attachments: list[Attachment] | tuple = (),
     headers: dict | None = None,
 ) -> OutgoingEmail:
-    """Render `templates/email/<name>/` and write it to the outbox in the current transaction."""
+    """Render `templates/email/<name>/` and write it to the outbox in the current transaction.
+
+    Raises InvalidEmailError (before anything is written) when the recipient is
+    not one address, or a header, filename or content id could inject a header.
+    """
+    check_address("recipient", to)
+    check_headers(dict(headers or {}))
+    for attachment in attachments:
+        check_attachment(attachment.filename, attachment.content_type, attachment.content_id)
     rendered = render_email(name, context)
+    check_header_value("subject", rendered.subject)
     domain = urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal.localhost"
     email = OutgoingEmail(
         name=name,
@@ -117,7 +130,7 @@ def dispatch_ids(ids: list[int]) -> bool:
         for start in range(0, len(ids), DISPATCH_CHUNK):
             deliver_emails.apply_async(args=[ids[start : start + DISPATCH_CHUNK]], retry=False)
     except Exception as exc:  # the broker is down: the sweeper will pick these rows up
-        log.warning("could not dispatch outbox ids %s: %s", ids, exc)
+        log.warning("could not dispatch %d outbox id(s), the sweeper will retry them: %s", len(ids), exc)
         return False
     return True
 

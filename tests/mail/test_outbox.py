@@ -1,14 +1,12 @@
 """The outbox: queued in the caller's transaction, delivered once by a real worker over real SMTP."""
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.mail import queue_email
+from portal.mail import Attachment, InvalidEmailError, email
 from portal.mail.models import EmailStatus, OutgoingEmail
-from tests.support.wait import wait_until
-
-
-def queue_test_email(to="ada@example.org", name="Ada"):
-    return queue_email("test_message", to, {"name": name})
+from portal.mail.outbox import dispatch_committed_emails
+from tests.mail.helpers import GENEROUS, queue_test_email, wait_for_status
 
 
 def test_queued_email_is_written_in_the_callers_transaction(app):
@@ -24,24 +22,62 @@ def test_queued_email_is_written_in_the_callers_transaction(app):
         assert stored.message_id.startswith("<") and stored.message_id.endswith(">")
 
 
+def test_email_decorator_queues_the_context_it_returns(app):
+    @email("test_message")
+    def send_test_message(person):
+        return {"name": person, "headers": {"X-Portal-Test": "yes"}}
+
+    with app.app_context():
+        row = send_test_message("Grace", to="grace@example.org")
+        db.session.commit()
+        stored = db.session.get(OutgoingEmail, row.id)
+        assert (stored.to_address, stored.subject) == ("grace@example.org", "A test message for Grace")
+        assert stored.headers == {"X-Portal-Test": "yes"}
+
+
 def test_real_worker_delivers_outbox_email_over_smtp(smtp_env, smtp_server, make_app, celery_worker):
     app = make_app()
     with app.test_request_context():
         row = queue_test_email()
         db.session.commit()
         email_id = row.id
-        from portal.mail.outbox import dispatch_committed_emails
-
         dispatch_committed_emails()
-    received = smtp_server.wait_for(1)
+    received = smtp_server.wait_for(1, timeout=GENEROUS)
     assert received[0].recipients == ["ada@example.org"]
     assert received[0].message["Subject"] == "A test message for Ada"
     assert wait_for_status(app, email_id, EmailStatus.SENT)
 
 
-def wait_for_status(app, email_id, status):
-    def current():
-        with app.app_context():
-            return db.session.get(OutgoingEmail, email_id).status == status.value
+INJECTIONS = {
+    "recipient": dict(to="ada@example.org\r\nBcc: eve@example.org"),
+    "recipient-lf-only": dict(to="ada@example.org\nBcc: eve@example.org"),
+    "header-value": dict(headers={"List-Unsubscribe": "<https://x.example/u>\r\nBcc: eve@example.org"}),
+    "attachment-filename": dict(attachments=[Attachment("a.pdf\r\nBcc: eve@example.org", "application/pdf", b"%PDF")]),
+    "content-id": dict(attachments=[Attachment("logo.png", "image/png", b"png", content_id="logo\r\nBcc: x")]),
+}
 
-    return wait_until(current, message=f"outbox row {email_id} {status.value}")
+
+@pytest.mark.parametrize("fields", INJECTIONS.values(), ids=INJECTIONS.keys())
+def test_queue_refuses_a_line_break_in_any_header_field_and_writes_nothing(app, fields):
+    with app.app_context():
+        with pytest.raises(InvalidEmailError, match="line break"):
+            queue_test_email(**fields)
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(OutgoingEmail)) == 0
+
+
+NOT_ONE_ADDRESS = ["", "not an address", "ada@example.org, eve@example.org"]
+
+
+@pytest.mark.parametrize("to", NOT_ONE_ADDRESS)
+def test_queue_refuses_a_recipient_that_is_not_exactly_one_address(app, to):
+    with app.app_context():
+        with pytest.raises(InvalidEmailError, match="not exactly one email address"):
+            queue_test_email(to=to)
+
+
+@pytest.mark.parametrize("name", ["To", "bcc", "Content-Type", "Message-ID", "Bad Name"])
+def test_queue_refuses_headers_the_outbox_owns_or_malformed_names(app, name):
+    with app.app_context():
+        with pytest.raises(InvalidEmailError, match="header"):
+            queue_test_email(headers={name: "value"})

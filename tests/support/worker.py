@@ -37,12 +37,18 @@ class CeleryProcess:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            # The main process shuts its own children down; signalling the whole
+            # group at once makes Celery's pool children linger until the timeout.
+            self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything left of the group
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
         self.log.close()
 
 

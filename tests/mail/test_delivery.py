@@ -1,0 +1,190 @@
+"""Delivery outcomes: retries scheduled in the database, permanent failures, races, leases."""
+import re
+import threading
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from portal.database import utcnow
+from portal.extensions import db
+from portal.mail.delivery import deliver_emails, due_email_ids, sweep_outbox
+from portal.mail.models import EmailStatus, OutgoingEmail
+from portal.mail.outbox import dispatch_committed_emails
+from tests.mail.helpers import (
+    GENEROUS,
+    queue_test_email,
+    row_state,
+    wait_for_more_sweeps,
+    wait_for_status,
+    wait_for_task_successes,
+)
+from tests.support.smtp import free_port
+
+
+def queue_and_dispatch(app, **kwargs) -> int:
+    with app.test_request_context():
+        email_id = queue_test_email(**kwargs).id
+        db.session.commit()
+        dispatch_committed_emails()
+    return email_id
+
+
+def queue_committed(app, **kwargs) -> int:
+    with app.app_context():
+        email_id = queue_test_email(**kwargs).id
+        db.session.commit()
+    return email_id
+
+
+def set_row(app, email_id: int, **values) -> None:
+    with app.app_context():
+        db.session.execute(update(OutgoingEmail).where(OutgoingEmail.id == email_id).values(**values))
+        db.session.commit()
+
+
+def test_temporary_smtp_failure_is_retried_by_the_sweeper_and_delivered_once(
+    smtp_env, smtp_server, make_app, celery_worker, celery_beat
+):
+    smtp_server.script("451 4.3.0 Try again later")
+    app = make_app()
+    email_id = queue_and_dispatch(app)
+    state = wait_for_status(app, email_id, EmailStatus.SENT)
+    assert state.attempts == 2
+    assert len(smtp_server.messages) == 1
+    # The second attempt was handed to the broker by a sweep, not by the first task.
+    assert re.search(r"Task portal\.sweep_outbox\[[^\]]+\] succeeded in [\d.]+s: [1-9]", celery_worker.output())
+
+
+def test_temporary_failure_is_not_retried_before_next_attempt_at(smtp_env, smtp_server, make_app):
+    smtp_server.script("451 4.3.0 Try again later")
+    app = make_app(OUTBOX_RETRY_BASE_SECONDS=3600, OUTBOX_RETRY_CAP_SECONDS=3600)
+    email_id = queue_committed(app)
+    with app.app_context():
+        assert deliver_emails([email_id])["retry"] == 1
+        assert deliver_emails([email_id])["sent"] == 0
+        assert email_id not in due_email_ids()
+    state = row_state(app, email_id)
+    assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 1)
+    assert state.next_attempt_at > utcnow() + timedelta(minutes=25)
+    assert state.last_error == "451 4.3.0 Try again later"
+    assert smtp_server.messages == []
+
+
+def test_permanent_smtp_failure_is_recorded_and_never_retried(
+    smtp_env, smtp_server, make_app, celery_worker, celery_beat
+):
+    smtp_server.script("550 5.1.1 No such user here")
+    app = make_app()
+    email_id = queue_and_dispatch(app)
+    state = wait_for_status(app, email_id, EmailStatus.FAILED)
+    assert state.last_error == "550 5.1.1 No such user here"
+    wait_for_more_sweeps(celery_worker, 2)
+    state = row_state(app, email_id)
+    assert (state.status, state.attempts) == (EmailStatus.FAILED.value, 1)
+    assert smtp_server.messages == []
+
+
+def test_same_id_dispatched_five_times_at_once_is_delivered_once(
+    smtp_env, smtp_server, make_app, four_process_worker
+):
+    from worker.tasks import deliver_emails as deliver_task
+
+    app = make_app()
+    email_id = queue_committed(app)
+    with app.app_context():
+        for _ in range(5):
+            deliver_task.apply_async([[email_id]])
+    wait_for_task_successes(four_process_worker, "portal.deliver_emails", 5)
+    assert len(smtp_server.messages) == 1
+    state = row_state(app, email_id)
+    assert (state.status, state.attempts) == (EmailStatus.SENT.value, 1)
+
+
+def test_five_threads_claiming_one_row_at_once_send_it_once(smtp_env, smtp_server, make_app):
+    app = make_app()
+    email_id = queue_committed(app)
+    start = threading.Barrier(5)
+    outcomes, errors = [], []
+
+    def deliver():
+        try:
+            with app.app_context():
+                start.wait(timeout=GENEROUS)
+                outcomes.append(deliver_emails([email_id]))
+        except Exception as exc:  # surfaced below: an assert in a thread would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(outcome["sent"] for outcome in outcomes) == [0, 0, 0, 0, 1]
+    assert len(smtp_server.messages) == 1
+    assert row_state(app, email_id).attempts == 1
+
+
+def test_row_abandoned_mid_send_is_resent_by_the_sweeper_after_its_lease_expires(
+    smtp_env, smtp_server, make_app, celery_worker, celery_beat
+):
+    app = make_app()
+    email_id = queue_committed(app)
+    # What a worker that crashed mid-send leaves behind.
+    set_row(app, email_id, status=EmailStatus.SENDING.value, attempts=1,
+            lease_expires_at=utcnow() - timedelta(minutes=1))
+    state = wait_for_status(app, email_id, EmailStatus.SENT)
+    assert state.attempts == 2
+    assert len(smtp_server.messages) == 1
+
+
+def test_row_with_a_live_lease_is_left_alone_by_the_sweeper(
+    smtp_env, smtp_server, make_app, celery_worker, celery_beat
+):
+    app = make_app()
+    email_id = queue_committed(app)
+    lease = utcnow() + timedelta(hours=1)
+    set_row(app, email_id, status=EmailStatus.SENDING.value, attempts=1, lease_expires_at=lease)
+    wait_for_more_sweeps(celery_worker, 2)
+    state = row_state(app, email_id)
+    assert (state.status, state.attempts, state.lease_expires_at) == (EmailStatus.SENDING.value, 1, lease)
+    assert smtp_server.messages == []
+
+
+def test_row_abandoned_on_its_last_allowed_attempt_is_failed_not_resent(smtp_env, smtp_server, make_app):
+    app = make_app(OUTBOX_MAX_ATTEMPTS=3)
+    email_id = queue_committed(app)
+    set_row(app, email_id, status=EmailStatus.SENDING.value, attempts=3,
+            lease_expires_at=utcnow() - timedelta(minutes=1))
+    with app.app_context():
+        assert sweep_outbox() == 0
+    state = row_state(app, email_id)
+    assert state.status == EmailStatus.FAILED.value
+    assert "abandoned" in state.last_error
+    assert smtp_server.messages == []
+
+
+def test_batch_stops_sending_when_half_its_lease_is_used_and_requeues_the_rest(smtp_env, smtp_server, make_app):
+    # A zero lease is "used up" as soon as the first message is on its way.
+    app = make_app(OUTBOX_LEASE_SECONDS=0)
+    ids = [queue_committed(app, to=f"person{n}@example.org") for n in range(3)]
+    with app.app_context():
+        outcome = deliver_emails(ids)
+    assert (outcome["sent"], outcome["released"]) == (1, 2)
+    assert len(smtp_server.messages) == 1
+    for email_id in ids[1:]:
+        state = row_state(app, email_id)
+        assert (state.status, state.attempts, state.lease_expires_at) == (EmailStatus.QUEUED.value, 0, None)
+
+
+def test_unreachable_server_reschedules_the_whole_batch(portal_env, make_app):
+    portal_env["MAIL_SERVER"] = "127.0.0.1"
+    portal_env["MAIL_PORT"] = str(free_port())  # nothing listens there
+    app = make_app()
+    ids = [queue_committed(app, to=f"person{n}@example.org") for n in range(3)]
+    with app.app_context():
+        assert deliver_emails(ids) == {"sent": 0, "retry": 3, "failed": 0, "released": 0}
+    for email_id in ids:
+        state = row_state(app, email_id)
+        assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 1)
+        assert state.last_error.startswith("cannot connect to 127.0.0.1:")
