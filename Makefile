@@ -101,6 +101,7 @@ test-services: $(STAMP) services chromium
 	PORTAL_TEST_BACKEND=services TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/pytest
 
 bench: $(STAMP) services
+	@command -v wrk >/dev/null || { echo "Installing wrk (load generator for the registration benchmark)"; [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	BENCH_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/python -m tests.bench
 
 clean:
