@@ -25,6 +25,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault(
         "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
     )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A blackholed database host must fail a request (and /healthz) in seconds, not hang it.
+        app.config.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+        )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from portal import database, security
@@ -63,4 +68,5 @@ def _register_domain_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     import portal.admin.models  # noqa: F401
     import portal.mail.models  # noqa: F401
+    import portal.registration.models  # noqa: F401
     import portal.resources.models  # noqa: F401

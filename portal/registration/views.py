@@ -1,8 +1,261 @@
-from flask import Blueprint, redirect, url_for
+"""Policy Summit registration pages: parse the request, call the service, render.
+
+No login: an attendee manages their registration through the signed link in
+their emails (see tokens.py). Every page works without JavaScript.
+"""
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, session, url_for
+from sqlalchemy.exc import OperationalError
+
+from portal.database import utcnow
+from portal.errors import render_error
+from portal.extensions import db, limiter
+from portal.registration import display, service
+from portal.registration.errors import (
+    DaysUnavailable,
+    EventNotFound,
+    InvalidManageToken,
+    RegistrationBusy,
+    RegistrationCancelled,
+    RegistrationClosed,
+)
+from portal.registration.forms import (
+    CancelForm,
+    ChangeForm,
+    LostLinkForm,
+    RegistrationForm,
+    day_choices,
+    day_positions,
+    days_choice_value,
+)
 
 bp = Blueprint("registration", __name__)
+
+# Session keys: what the "check your inbox" pages show after a redirect.
+OUTCOME_KEY = "registration.outcome"
+LOST_LINK_KEY = "registration.lost_link_email"
+BUSY_RETRY_AFTER_SECONDS = 5
+
+
+@bp.app_template_filter("registration_moment")
+def _registration_moment(aware_datetime) -> str:
+    return display.moment(aware_datetime)
+
+
+def _registration_rate_limit() -> str:
+    return current_app.config["REGISTRATION_RATE_LIMIT"]
+
+
+def _lost_link_rate_limit() -> str:
+    return current_app.config["REGISTRATION_LOST_LINK_RATE_LIMIT"]
+
+
+# --- The event and the form ------------------------------------------------------------
 
 
 @bp.get("/summit")
 def summit():
-    return redirect(url_for("pages.home"))
+    """The stable entry point other pages link to: the event that is open (or opens next)."""
+    event = service.featured_event()
+    if event is None:
+        return render_template("registration/no_event.html")
+    return redirect(url_for(".event_page", slug=event.slug))
+
+
+@bp.get("/events/<slug>")
+def event_page(slug: str):
+    event = service.get_event(slug)
+    return render_template(
+        "registration/event.html", event=event, seats=service.seats_for_display(event), now=utcnow()
+    )
+
+
+@bp.get("/events/<slug>/privacy")
+def privacy(slug: str):
+    return render_template("registration/privacy.html", event=service.get_event(slug))
+
+
+@bp.route("/events/<slug>/register", methods=["GET", "POST"])
+@limiter.limit(_registration_rate_limit, methods=["POST"])
+def register(slug: str):
+    event = service.get_event(slug)
+    if not event.is_open(utcnow()):
+        return _closed_page(event)
+    form = RegistrationForm().fill_choices(event)
+    if not form.validate_on_submit():
+        # First visit, or errors: 200 with every value kept and each error next to its field.
+        return render_template("registration/register.html", event=event, form=form)
+
+    positions = day_positions(form.days.data, event)
+    if form.is_bot:
+        # Look exactly like success to whoever filled the honeypot, and write nothing.
+        outcome = service.preview_outcome(event, positions)
+    else:
+        outcome = service.register_attendee(
+            event,
+            service.AttendeeDetails(
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+                email=form.email.data,
+                organization=form.organization.data,
+                job_title=form.job_title.data,
+                category_code=form.category.data,
+                day_positions=positions,
+                dietary=form.dietary.data,
+                accessibility=form.accessibility.data,
+            ),
+        )
+    # `slug`, not event.slug: the commit expired the event, and reloading it would cost three queries.
+    session[OUTCOME_KEY] = {
+        "event": slug,
+        "status": outcome.status,
+        "position": outcome.position,
+        "email": form.email.data,
+    }
+    return redirect(url_for(".registered", slug=slug), code=303)
+
+
+@bp.get("/events/<slug>/registered")
+def registered(slug: str):
+    """"Check your inbox": the same page for a new and an already registered address."""
+    event = service.get_event(slug)
+    outcome = session.get(OUTCOME_KEY)
+    if not outcome or outcome.get("event") != event.slug:
+        return redirect(url_for(".event_page", slug=event.slug))
+    return render_template("registration/registered.html", event=event, outcome=outcome)
+
+
+def _closed_page(event):
+    return render_template("registration/closed.html", event=event, now=utcnow())
+
+
+# --- Managing a registration -----------------------------------------------------------
+
+
+@bp.route("/manage/<token>", methods=["GET", "POST"])
+def manage(token: str):
+    registration = service.registration_from_token(token)
+    event = registration.event
+    form = ChangeForm(
+        data={
+            "days": days_choice_value(registration),
+            "dietary": registration.dietary,
+            "accessibility": registration.accessibility,
+        }
+    )
+    form.days.choices = day_choices(event)
+    if form.validate_on_submit():
+        try:
+            result = service.change_registration(
+                registration.id, day_positions(form.days.data, event), form.dietary.data, form.accessibility.data
+            )
+        except DaysUnavailable as exc:
+            days = " and ".join(f"{day.label} ({day.date_label})" for day in exc.full_days)
+            form.days.errors = [f"{days} is full, so we could not change your days. Your registration is unchanged."]
+        except (RegistrationClosed, RegistrationCancelled):
+            return redirect(url_for(".manage", token=token), code=303)
+        else:
+            if result.promoted:
+                flash(
+                    "Your registration is updated and you now have a seat. We have emailed you the details.",
+                    "success",
+                )
+            elif result.changes:
+                flash("Your registration is updated. We have emailed you the details.", "success")
+            else:
+                flash("Nothing was changed.", "info")
+            return redirect(url_for(".manage", token=token), code=303)
+    return render_template(
+        "registration/manage.html",
+        registration=registration,
+        event=event,
+        form=form,
+        token=token,
+        position=service.waitlist_position(registration),
+        changes_open=service.changes_open(event),
+    )
+
+
+@bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
+def cancel(token: str):
+    """GET asks "are you sure?"; only the POST from that page cancels."""
+    registration = service.registration_from_token(token)
+    if registration.is_cancelled:
+        return redirect(url_for(".manage", token=token))
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            service.cancel_registration(registration.id)
+        except RegistrationClosed:
+            return redirect(url_for(".manage", token=token), code=303)
+        flash("Your registration is cancelled. We have emailed you a confirmation.", "success")
+        return redirect(url_for(".manage", token=token), code=303)
+    return render_template(
+        "registration/cancel.html",
+        registration=registration,
+        event=registration.event,
+        form=form,
+        token=token,
+        changes_open=service.changes_open(registration.event),
+    )
+
+
+@bp.route("/manage/lost-link", methods=["GET", "POST"])
+@limiter.limit(_lost_link_rate_limit, methods=["POST"])
+def lost_link():
+    """Always the same answer; the link only goes to an address that is registered."""
+    form = LostLinkForm()
+    if form.validate_on_submit():
+        service.send_manage_links(form.email.data)
+        session[LOST_LINK_KEY] = form.email.data
+        return redirect(url_for(".link_sent"), code=303)
+    return render_template("registration/lost_link.html", form=form)
+
+
+@bp.get("/manage/link-sent")
+def link_sent():
+    return render_template("registration/link_sent.html", email=session.get(LOST_LINK_KEY))
+
+
+# --- Errors with their own pages -------------------------------------------------------
+
+
+@bp.errorhandler(EventNotFound)
+def _event_not_found(exc):
+    return render_error(404, "Event not found", "There is no event at this address. It may have moved or ended.")
+
+
+@bp.errorhandler(RegistrationClosed)
+def _registration_closed(exc):
+    db.session.rollback()
+    return _closed_page(service.get_event(exc.event_slug))
+
+
+@bp.errorhandler(InvalidManageToken)
+def _invalid_manage_link(exc: InvalidManageToken):
+    return render_template("registration/bad_link.html", status=exc.status, form=LostLinkForm()), exc.status
+
+
+@bp.errorhandler(RegistrationBusy)
+def _busy(exc):
+    return _busy_response()
+
+
+@bp.errorhandler(OperationalError)
+def _database_busy(exc: OperationalError):
+    # Defensive: lock contention outside the service's own handling is still "busy", never a 500.
+    db.session.rollback()
+    if not service.is_lock_contention(exc):
+        raise exc
+    return _busy_response()
+
+
+def _busy_response():
+    body, status = render_error(
+        503,
+        "Lots of people are registering right now",
+        "We could not save your request in time, and nothing was changed. Please go back and submit the "
+        "form again in a few seconds.",
+    )
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response

@@ -79,36 +79,47 @@ def _wait_or_stop(process: CeleryProcess, needle: str) -> None:
 
 
 class LiveServer(CeleryProcess):
-    """The portal under gunicorn, as production runs it, on a free loopback port."""
+    """The portal under gunicorn, as production runs it, on a free loopback port.
 
-    def __init__(self, env: dict, log_dir: Path, port: int, workers: int = 2, threads: int = 1):
+    `overrides` reach create_app through gunicorn's factory-call syntax
+    (`portal:create_app({...})`), so test-only switches never have to be
+    readable from the environment.
+    """
+
+    def __init__(self, env: dict, log_dir: Path, port: int, workers: int = 2, threads: int = 1,
+                 overrides: dict | None = None):
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_dir / f"gunicorn-{port}.log"
         self.log = open(self.log_path, "wb")
+        app_spec = f"portal:create_app({overrides!r})" if overrides else "portal:create_app()"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--threads", str(threads), "--access-logfile", "-", "portal:create_app()"],
+             "--threads", str(threads), "--access-logfile", "-", app_spec],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
+    def wait_until_up(self, timeout: float = 60) -> "LiveServer":
+        import urllib.request
 
-def start_live_server(env: dict, log_dir: Path, workers: int = 2, threads: int = 1) -> LiveServer:
-    import urllib.request
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                output = self.output()
+                self.stop()
+                raise AssertionError(f"gunicorn did not come up:\n{output}")
+            time.sleep(0.1)
 
+
+def start_live_server(env: dict, log_dir: Path, workers: int = 2, threads: int = 1, port: int | None = None,
+                      overrides: dict | None = None) -> LiveServer:
     from tests.support.smtp import free_port
 
-    server = LiveServer(env, log_dir, free_port(), workers=workers, threads=threads)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            pass
-        if server.proc.poll() is not None or time.monotonic() > deadline:
-            output = server.output()
-            server.stop()
-            raise AssertionError(f"gunicorn did not come up:\n{output}")
-        time.sleep(0.1)
+    server = LiveServer(env, log_dir, port or free_port(), workers=workers, threads=threads, overrides=overrides)
+    return server.wait_until_up()

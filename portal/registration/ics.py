@@ -1,0 +1,63 @@
+"""The .ics calendar file attached to confirmations (RFC 5545, via icalendar).
+
+One VEVENT per registered day, because the days have different hours. Each
+UID is "<registration code>-day<n>@<portal host>": the same in every email, so
+a calendar that imports a later file updates the entry instead of adding a
+second one.
+"""
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import icalendar
+from flask import current_app
+
+PRODID = "-//Summit Portal//Policy Summit registration//EN"
+
+
+def portal_host() -> str:
+    return urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal.localhost"
+
+
+def day_uid(code: str, position: int) -> str:
+    return f"{code}-day{position}@{portal_host()}"
+
+
+@lru_cache(maxsize=16)
+def vtimezone(tzid: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    """RFC 5545 wants a VTIMEZONE for every TZID used; icalendar derives it from zoneinfo.
+
+    Covering only the event's years keeps the file small. Built once per zone
+    and years, then shared read-only by every calendar file.
+    """
+    return icalendar.Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1))
+
+
+def registration_calendar(registration, manage_url: str, event_url: str) -> bytes:
+    event = registration.event
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(vtimezone(event.timezone, event.first_day.date.year, event.last_day.date.year))
+    stamp = datetime.now(timezone.utc)
+    description = (
+        f"Registration code: {registration.code}\n"
+        f"{registration.full_name}, {registration.category.label}\n"
+        f"View, change or cancel your registration: {manage_url}"
+    )
+    for day in registration.days:
+        entry = icalendar.Event()
+        entry.add("uid", day_uid(registration.code, day.position))
+        entry.add("dtstamp", stamp)
+        entry.add("dtstart", day.local_start)
+        entry.add("dtend", day.local_end)
+        entry.add("summary", f"{event.title} – {day.label}")
+        entry.add("location", event.location)
+        entry.add("description", description)
+        entry.add("url", event_url)
+        entry.add("status", "CONFIRMED")
+        entry.add("transp", "OPAQUE")
+        calendar.add_component(entry)
+    return calendar.to_ical()

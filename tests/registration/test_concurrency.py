@@ -1,0 +1,201 @@
+"""Many people at once, against gunicorn with real threads: never oversell, never duplicate, never a 5xx."""
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+import requests
+from sqlalchemy.engine import make_url
+
+from portal.extensions import db
+from portal.registration import service
+from portal.registration.errors import RegistrationBusy
+from portal.registration.models import Event
+from tests.conftest import csrf_token_from
+from tests.registration.conftest import (
+    VALID_FORM,
+    new_event,
+    outbox,
+    page_text,
+    register,
+    registrations,
+    status_counts,
+)
+
+RACERS = 50
+LAST_SEATS = 10
+RUNS = 10
+POSITION = re.compile(r"waiting list, in position (\d+)")
+
+
+def browser_sessions(server_url: str, count: int) -> list[tuple[requests.Session, str]]:
+    """`count` independent visitors, each with a session cookie and its CSRF token.
+
+    Flask-WTF ties the token to the session, not to a page, so one visit per
+    visitor serves every race of the test.
+    """
+    def visit(_):
+        session = requests.Session()
+        response = session.get(server_url + "/manage/lost-link", timeout=30)
+        assert response.status_code == 200
+        return session, csrf_token_from(response.text)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(visit, range(count)))
+
+
+def race(server_url: str, slug: str, visitors, addresses: list[str]) -> list[requests.Response]:
+    """Every visitor posts the form at the same moment (a barrier releases them together)."""
+    start = threading.Barrier(len(visitors))
+
+    def post(index):
+        session, token = visitors[index]
+        start.wait()
+        return session.post(
+            f"{server_url}/events/{slug}/register",
+            data={**VALID_FORM, "email": addresses[index], "csrf_token": token},
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(max_workers=len(visitors)) as pool:
+        return list(pool.map(post, range(len(visitors))))
+
+
+def assert_no_server_errors(responses):
+    answers = [answer for r in responses for answer in [*r.history, r]]
+    failures = [f"{a.status_code} {a.request.method} {a.url}: {a.text[:500]}" for a in answers if a.status_code >= 500]
+    assert not failures, "\n".join(failures)
+
+
+def prefill(app, slug: str, count: int) -> None:
+    """Take all but the last seats before the race starts."""
+    client = app.test_client()
+    for index in range(count):
+        assert register(client, slug, email=f"early{index}@example.org").status_code == 303
+
+
+@pytest.fixture
+def race_env(portal_env):
+    portal_env["RATELIMIT_ENABLED"] = "0"
+    return portal_env
+
+
+# These tests are about seats and duplicates, so a waiter must never give up: on a
+# shared two-core CI box a commit can stall behind other suites' disk traffic for
+# longer than the production lock timeout. The busy page has its own test below.
+PATIENT_LOCK_MS = 20_000
+
+
+@pytest.mark.services
+def test_fifty_people_racing_for_the_last_ten_seats_never_oversell(race_env, make_app, registration_server):
+    app = make_app(RATELIMIT_ENABLED=False)
+    server = registration_server(workers=4, threads=4, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS)
+    visitors = browser_sessions(server.url, RACERS)
+    for run in range(RUNS):
+        slug = new_event(app, day_capacity=LAST_SEATS + 2)
+        prefill(app, slug, 2)
+        addresses = [f"racer{index}.run{run}@example.org" for index in range(RACERS)]
+
+        responses = race(server.url, slug, visitors, addresses)
+
+        assert_no_server_errors(responses)
+        assert all(r.status_code == 200 and r.history[0].status_code == 303 for r in responses)
+        pages = [page_text(r) for r in responses]
+        positions = sorted(int(m.group(1)) for p in pages if (m := POSITION.search(p)))
+        assert sum("You are registered" in p for p in pages) == LAST_SEATS
+        assert positions == list(range(1, RACERS - LAST_SEATS + 1))
+        assert status_counts(app, slug) == {"confirmed": LAST_SEATS + 2, "waitlisted": RACERS - LAST_SEATS}
+    assert len(outbox(app, "registration_confirmed")) == RUNS * (LAST_SEATS + 2)
+    assert len(outbox(app, "registration_waitlisted")) == RUNS * (RACERS - LAST_SEATS)
+
+
+@pytest.mark.services
+def test_without_the_capacity_lock_the_same_race_oversells(race_env, make_app, registration_server):
+    """Proves the race is real: the lock, not luck, is what keeps the test above honest."""
+    app = make_app(RATELIMIT_ENABLED=False)
+    server = registration_server(
+        workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS
+    )
+    visitors = browser_sessions(server.url, RACERS)
+    slug = new_event(app, day_capacity=LAST_SEATS + 2)
+    prefill(app, slug, 2)
+
+    responses = race(server.url, slug, visitors, [f"racer{index}@example.org" for index in range(RACERS)])
+
+    assert_no_server_errors(responses)
+    assert status_counts(app, slug)["confirmed"] > LAST_SEATS + 2
+
+
+def test_twenty_posts_of_one_address_in_mixed_case_make_one_registration(race_env, make_app, registration_server):
+    app = make_app(RATELIMIT_ENABLED=False)
+    server = registration_server(workers=4, threads=4, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS)
+    slug = new_event(app)
+    visitors = browser_sessions(server.url, 20)
+    variants = ["ada@example.org", "Ada@Example.org", "ADA@EXAMPLE.ORG", "ada@EXAMPLE.org", "aDa@example.ORG"]
+
+    responses = race(server.url, slug, visitors, [variants[i % len(variants)] for i in range(20)])
+
+    assert_no_server_errors(responses)
+    assert all(r.status_code == 200 and "You are registered" in page_text(r) for r in responses)
+    assert len(registrations(app, slug)) == 1
+    assert len(outbox(app, "registration_confirmed")) == 1
+    assert len(outbox(app, "registration_already_registered")) == 19
+
+
+@pytest.mark.services
+def test_unique_index_alone_stops_a_duplicate_address_when_the_lock_is_off(race_env, make_app, registration_server):
+    """The partial unique index on lower(email) is the backstop: an IntegrityError becomes "already registered"."""
+    app = make_app(RATELIMIT_ENABLED=False)
+    server = registration_server(
+        workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS
+    )
+    slug = new_event(app)
+    visitors = browser_sessions(server.url, 20)
+
+    responses = race(server.url, slug, visitors, ["Ada@Example.org" if i % 2 else "ada@example.org" for i in range(20)])
+
+    assert_no_server_errors(responses)
+    assert len(registrations(app, slug)) == 1
+    assert len(outbox(app, "registration_confirmed")) == 1
+    assert len(outbox(app, "registration_already_registered")) == 19
+
+
+@pytest.mark.services
+def test_a_request_that_cannot_get_the_lock_in_time_gets_a_busy_page_and_writes_nothing(make_app, database_url):
+    app = make_app(RATELIMIT_ENABLED=False, REGISTRATION_LOCK_TIMEOUT_MS=200)
+    slug = new_event(app)
+    with app.app_context():
+        event_id = db.session.query(Event.id).filter_by(slug=slug).scalar()
+    client = app.test_client()
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    with psycopg.connect(dsn) as holder:  # another transaction sits on the event's capacity lock
+        holder.execute("SELECT id FROM event WHERE id = %s FOR UPDATE", [event_id])
+        response = register(client, slug)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "nothing was changed" in page_text(response)
+        assert registrations(app, slug) == []
+        assert outbox(app) == []
+        holder.rollback()
+
+    assert register(client, slug).status_code == 303
+    assert len(registrations(app, slug)) == 1
+
+
+@pytest.mark.services
+def test_cancel_waiting_for_a_held_lock_is_busy_too_and_changes_nothing(make_app, database_url):
+    app = make_app(RATELIMIT_ENABLED=False, REGISTRATION_LOCK_TIMEOUT_MS=200)
+    slug = new_event(app)
+    register(app.test_client(), slug)
+    [registration] = registrations(app, slug)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    with psycopg.connect(dsn) as holder:
+        holder.execute("SELECT id FROM event WHERE id = %s FOR UPDATE", [registration.event_id])
+        with app.app_context():
+            with pytest.raises(RegistrationBusy):
+                service.cancel_registration(registration.id)
+        holder.rollback()
+    assert registrations(app, slug)[0].status == "confirmed"
