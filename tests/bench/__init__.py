@@ -8,13 +8,53 @@ runner prints one table and exits non-zero when a goal is missed or a
 scenario fails.
 """
 import importlib
+import os
 import pkgutil
 import sys
+import uuid
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from types import ModuleType
 
 PREFIX = "bench_"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_admin_execute(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@contextmanager
+def bench_database(prefix: str):
+    """A PostgreSQL database of the scenario's own; yields its URL and drops it afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    pg_admin_execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def environ(values: dict):
+    """Set environment variables for the block (the app factory reads them), then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass(frozen=True)

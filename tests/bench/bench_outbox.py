@@ -20,13 +20,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import redis
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import selectinload
 
-from tests.bench import Row, progress
+from tests.bench import Row, bench_database, environ, progress
 from tests.bench.sink import Sink
 from tests.support.worker import start_worker
 
@@ -36,7 +34,6 @@ ROUNDS = 3
 WORKER_CONCURRENCY = 4
 GOAL_VS_RAW = 0.5
 GOAL_VS_RECONNECT = 3.0
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WAIT_SECONDS = 600  # a ceiling for a stuck run, not a target
 
@@ -47,7 +44,7 @@ OUTBOX_LABEL = f"outbox via Celery worker (concurrency {WORKER_CONCURRENCY})"
 
 
 def run() -> list[Row]:
-    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp, bench_database() as database_url, \
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp, bench_database("portal_bench_outbox") as database_url, \
             bench_redis(), Sink() as sink:
         env = portal_env(Path(tmp), database_url, sink.port)
         app = create_app(env)
@@ -115,32 +112,8 @@ def create_app(env: dict):
     """The portal as the web process would build it from `env`; os.environ is left as it was."""
     from portal import create_app as factory
 
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
+    with environ(env):
         return factory()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _admin(sql: str) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-@contextmanager
-def bench_database():
-    name = f"portal_bench_{os.getpid()}"
-    _admin(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -59,18 +59,18 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from tests.bench import PG_ADMIN_URL, bench_database, environ
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 LUA_SCRIPT = HERE / "registration_post.lua"
 
-ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 GUNICORN_WORKERS = 2
@@ -109,25 +109,6 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def _admin_execute(sql: str) -> None:
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def _database_url(name: str) -> str:
-    return make_url(_libpq(ADMIN_URL)).set(database=name).render_as_string(hide_password=False)
-
-
-@contextmanager
-def bench_database():
-    name = f"summit_bench_reg_{uuid.uuid4().hex[:10]}"
-    _admin_execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _database_url(name)
-    finally:
-        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _flush_redis() -> None:
     import redis
 
@@ -136,20 +117,6 @@ def _flush_redis() -> None:
         client.flushdb()
     finally:
         client.close()
-
-
-@contextmanager
-def _environ(values: dict):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def portal_env(instance: Path, database_url: str) -> dict:
@@ -165,40 +132,14 @@ def portal_env(instance: Path, database_url: str) -> dict:
 
 
 def _seed_event(slug: str, capacity: int | None, day_capacity: int):
-    from datetime import time as clock
     from datetime import timedelta
 
     from portal.database import utcnow
-    from portal.registration.models import AttendeeCategory, Event, EventDay
+    from tests.support.events import build_event
 
-    now = utcnow()
-    first_day = (now + timedelta(days=60)).date()
-    return Event(
-        slug=slug,
-        title=f"Benchmark event {slug}",
-        summary="An event that exists only for the registration benchmark.",
-        venue="Benchmark Hall",
-        address_line1="1 Benchmark Way",
-        city="Washington",
-        region="DC",
-        postal_code="20001",
-        country="United States",
-        timezone="America/New_York",
-        registration_opens_at=now - timedelta(days=1),
-        registration_closes_at=now + timedelta(days=30),
-        capacity=capacity,
-        privacy_policy_version="bench-1",
-        days=[
-            EventDay(position=1, date=first_day, starts_at=clock(8, 30), ends_at=clock(17, 30), capacity=day_capacity),
-            EventDay(
-                position=2, date=first_day + timedelta(days=1), starts_at=clock(8, 30), ends_at=clock(15, 0),
-                capacity=day_capacity,
-            ),
-        ],
-        categories=[
-            AttendeeCategory(code="member", label="Society member", fee_cents=39_500, currency="USD", position=1),
-            AttendeeCategory(code="student", label="Student", fee_cents=9_500, currency="USD", position=2),
-        ],
+    return build_event(
+        slug, title=f"Benchmark event {slug}", capacity=capacity, day_capacity=day_capacity,
+        first_day=(utcnow() + timedelta(days=60)).date(), privacy_policy_version="bench-1",
     )
 
 
@@ -223,7 +164,7 @@ def build_schema_and_seed(env: dict, libpq_url: str) -> None:
     from portal import create_app
     from portal.extensions import db
 
-    with _environ(env):
+    with environ(env):
         app = create_app()
         with app.app_context():
             db.create_all()
@@ -326,7 +267,7 @@ def _machine_cpu() -> tuple[float, float]:
 
 def _backend_pids(libpq_url: str) -> list[int]:
     dbname = make_url(libpq_url).database
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)
         ).fetchall()
@@ -345,7 +286,7 @@ class LockWatch:
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
+        with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
             while not self._stop.wait(self.INTERVAL):
                 waiting, active = conn.execute(
                     """
@@ -665,7 +606,7 @@ def run() -> list[dict]:
     _require_wrk()
     started = time.monotonic()
     servers: list[Gunicorn] = []
-    with tempfile.TemporaryDirectory(prefix="bench-registration-") as tmp, bench_database() as database_url:
+    with tempfile.TemporaryDirectory(prefix="bench-registration-") as tmp, bench_database("summit_bench_reg") as database_url:
         tmp_path = Path(tmp)
         instance = tmp_path / "instance"
         instance.mkdir()

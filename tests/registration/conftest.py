@@ -1,18 +1,17 @@
 """Helpers for the registration tests: events, form posts, the outbox, a configurable live server."""
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time as clock, timedelta
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.models import OutgoingEmail
-from portal.registration.demo import CATEGORIES
-from portal.registration.models import AttendeeCategory, Event, EventDay, Registration
+from portal.registration.models import Event, Registration
 from tests.conftest import csrf_token_from
 from tests.support.smtp import free_port
+from tests.support.events import build_event
 from tests.support.worker import LiveServer, start_live_server
 
 VALID_FORM = {
@@ -39,33 +38,9 @@ def create_event(
     first_day: date = date(2030, 9, 23),
 ) -> Event:
     """A two-day event open for registration (unless told otherwise). Needs an app context."""
-    now = utcnow()
-    event = Event(
-        slug=f"test-summit-{next(_slugs)}",
-        title="Test Policy Summit",
-        summary="A summit for tests.",
-        venue="Capitol Convention Hall",
-        address_line1="900 Massachusetts Avenue NW",
-        city="Washington",
-        region="DC",
-        postal_code="20001",
-        country="United States",
-        timezone="America/New_York",
-        registration_opens_at=opens_at or now - timedelta(days=1),
-        registration_closes_at=closes_at or now + timedelta(days=30),
-        capacity=capacity,
-        privacy_policy_version="test-1",
-        days=[
-            EventDay(position=1, date=first_day, starts_at=clock(8, 30), ends_at=clock(17, 30), capacity=day_capacity),
-            EventDay(
-                position=2, date=first_day + timedelta(days=1), starts_at=clock(8, 30), ends_at=clock(15, 0),
-                capacity=day_capacity,
-            ),
-        ],
-        categories=[
-            AttendeeCategory(code=code, label=label, fee_cents=fee, currency="USD", position=index)
-            for index, (code, label, fee) in enumerate(CATEGORIES, start=1)
-        ],
+    event = build_event(
+        f"test-summit-{next(_slugs)}", day_capacity=day_capacity, capacity=capacity, first_day=first_day,
+        opens_at=opens_at, closes_at=closes_at,
     )
     db.session.add(event)
     db.session.commit()
