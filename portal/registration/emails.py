@@ -15,7 +15,7 @@ import segno
 from flask import current_app
 
 from portal.mail import Attachment, email
-from portal.registration.ics import portal_host, registration_calendar
+from portal.registration.ics import cancellation_calendar, portal_host, registration_calendar
 from portal.registration.tokens import make_manage_token
 
 
@@ -117,7 +117,11 @@ def send_changed(registration, changes: list[str], position: int | None):
 
 @email("registration_cancelled")
 def send_cancelled(registration):
-    return _context(registration)
+    calendar = cancellation_calendar(registration)
+    return _context(
+        registration,
+        attachments=[Attachment(f"{registration.event.slug}-cancelled.ics", "text/calendar", calendar)],
+    )
 
 
 @email("registration_already_registered")

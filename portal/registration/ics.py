@@ -3,14 +3,17 @@
 One VEVENT per registered day, because the days have different hours. Each
 UID is "<registration code>-day<n>@<portal host>": the same in every email, so
 a calendar that imports a later file updates the entry instead of adding a
-second one.
+second one, and the cancellation's METHOD:CANCEL file removes it.
 """
 from datetime import date, datetime, timezone
 from functools import lru_cache
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 import icalendar
 from flask import current_app
+
+from portal.database import utcnow
 
 PRODID = "-//Summit Portal//Policy Summit registration//EN"
 
@@ -33,15 +36,41 @@ def vtimezone(tzid: str, first_year: int, last_year: int) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1))
 
 
-def registration_calendar(registration, manage_url: str, event_url: str) -> bytes:
-    event = registration.event
+def organizer() -> icalendar.vCalAddress:
+    """iTIP (RFC 5546) wants an ORGANIZER on published and cancelled entries: the portal's sender."""
+    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    value = icalendar.vCalAddress(f"mailto:{address}")
+    if name:
+        value.params["cn"] = icalendar.vText(name)
+    return value
+
+
+def revision(registration) -> int:
+    """The SEQUENCE of the entries in a file sent now.
+
+    Calendars apply an update or a cancellation only when its SEQUENCE is not
+    lower than what they hold. Seconds since the registration was made only
+    ever grow, so every later file outranks the earlier ones without a counter
+    kept in the database.
+    """
+    return max(int((utcnow() - registration.created_at).total_seconds()), 0)
+
+
+def _calendar(event, method: str) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     calendar.add_component(vtimezone(event.timezone, event.first_day.date.year, event.last_day.date.year))
+    return calendar
+
+
+def registration_calendar(registration, manage_url: str, event_url: str) -> bytes:
+    event = registration.event
+    calendar = _calendar(event, "PUBLISH")
     stamp = datetime.now(timezone.utc)
+    sequence = revision(registration)
     description = (
         f"Registration code: {registration.code}\n"
         f"{registration.full_name}, {registration.category.label}\n"
@@ -51,6 +80,8 @@ def registration_calendar(registration, manage_url: str, event_url: str) -> byte
         entry = icalendar.Event()
         entry.add("uid", day_uid(registration.code, day.position))
         entry.add("dtstamp", stamp)
+        entry.add("sequence", sequence)
+        entry.add("organizer", organizer())
         entry.add("dtstart", day.local_start)
         entry.add("dtend", day.local_end)
         entry.add("summary", f"{event.title} – {day.label}")
@@ -59,5 +90,26 @@ def registration_calendar(registration, manage_url: str, event_url: str) -> byte
         entry.add("url", event_url)
         entry.add("status", "CONFIRMED")
         entry.add("transp", "OPAQUE")
+        calendar.add_component(entry)
+    return calendar.to_ical()
+
+
+def cancellation_calendar(registration) -> bytes:
+    """METHOD:CANCEL for every day of the registration: calendars drop the entries they hold."""
+    event = registration.event
+    calendar = _calendar(event, "CANCEL")
+    stamp = datetime.now(timezone.utc)
+    # One more than any file sent for this registration so far, even one sent this very second.
+    sequence = revision(registration) + 1
+    for day in registration.days:
+        entry = icalendar.Event()
+        entry.add("uid", day_uid(registration.code, day.position))
+        entry.add("dtstamp", stamp)
+        entry.add("sequence", sequence)
+        entry.add("organizer", organizer())
+        entry.add("dtstart", day.local_start)
+        entry.add("dtend", day.local_end)
+        entry.add("summary", f"Cancelled: {event.title} – {day.label}")
+        entry.add("status", "CANCELLED")
         calendar.add_component(entry)
     return calendar.to_ical()

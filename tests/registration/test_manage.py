@@ -2,12 +2,14 @@
 import time
 from datetime import timedelta
 
+import icalendar
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from portal.database import utcnow
 from portal.extensions import db
+from portal.mail.models import OutgoingEmail
 from portal.registration.models import Event, Registration
 from portal.registration.tokens import MANAGE_LINK_SALT, manage_payload
 from tests.conftest import csrf_token_from
@@ -197,3 +199,29 @@ def test_lost_link_with_an_invalid_address_shows_the_error(m_app):
     assert response.status_code == 200
     assert "Enter an email address on one line" in page_text(response)
     assert outbox(m_app) == []
+
+
+def calendar_attachment(app, email_name: str):
+    with app.app_context():
+        row = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.name == email_name)).one()
+        [attachment] = [a for a in row.attachments if a.content_type == "text/calendar"]
+        return icalendar.Calendar.from_ical(attachment.data)
+
+
+def test_cancellation_email_withdraws_the_calendar_entries(m_app):
+    slug = new_event(m_app)
+    client, path = registered(m_app, slug)
+    confirm = client.get(path + "/cancel")
+    client.post(path + "/cancel", data={"csrf_token": csrf_token_from(confirm.get_data(as_text=True))})
+
+    published = calendar_attachment(m_app, "registration_confirmed")
+    cancelled = calendar_attachment(m_app, "registration_cancelled")
+    assert str(cancelled["METHOD"]) == "CANCEL"
+    published_events = {str(e["UID"]): int(e["SEQUENCE"]) for e in published.walk("VEVENT")}
+    cancelled_events = list(cancelled.walk("VEVENT"))
+    assert {str(e["UID"]) for e in cancelled_events} == set(published_events) and len(published_events) == 2
+    for entry in cancelled_events:
+        assert str(entry["STATUS"]) == "CANCELLED"
+        assert int(entry["SEQUENCE"]) > published_events[str(entry["UID"])]
+        assert str(entry["ORGANIZER"]) == "mailto:summit@portal.localhost"
+    assert "removes the Summit from your calendar" in outbox(m_app, "registration_cancelled")[0].text
