@@ -8,6 +8,7 @@ nothing is ever half-written and no email goes out for a change that did not
 happen. Work that needs no seat decision (e.g. drawing the QR code) is done
 before the lock, so the lock is held briefly.
 """
+import re
 import secrets
 import sqlite3
 from contextlib import contextmanager
@@ -104,10 +105,16 @@ class Seats:
             self.overall += step
 
 
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
 # --- Reading ---------------------------------------------------------------------------
 
 
 def get_event(slug: str) -> Event:
+    # Slugs come from the URL: anything not slug-shaped (a NUL byte, which
+    # PostgreSQL refuses outright, or a 5,000-character string) is simply unknown.
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise EventNotFound(slug[:100])
     event = db.session.scalar(select(Event).where(Event.slug == slug))
     if event is None:
         raise EventNotFound(slug)
