@@ -109,10 +109,16 @@ def send_promoted(registration):
 
 
 @email("registration_changed")
-def send_changed(registration, changes: list[str], position: int | None):
-    if registration.is_confirmed:
-        return _seat_context(registration, changes=changes, position=position)
-    return _context(registration, changes=changes, position=position)
+def send_changed(registration, changes: list[str], position: int | None, dropped_days=()):
+    """`dropped_days`: days a seat holder gave up; a second calendar file withdraws them."""
+    if not registration.is_confirmed:
+        return _context(registration, changes=changes, position=position)
+    context = _seat_context(registration, changes=changes, position=position, dropped_days=list(dropped_days))
+    if dropped_days:
+        calendar = cancellation_calendar(registration, dropped_days)
+        withdrawal = Attachment(f"{registration.event.slug}-dropped-days.ics", "text/calendar", calendar)
+        context["attachments"] = [*context["attachments"], withdrawal]
+    return context
 
 
 @email("registration_cancelled")

@@ -94,14 +94,14 @@ def registration_calendar(registration, manage_url: str, event_url: str) -> byte
     return calendar.to_ical()
 
 
-def cancellation_calendar(registration) -> bytes:
-    """METHOD:CANCEL for every day of the registration: calendars drop the entries they hold."""
+def cancellation_calendar(registration, days=None) -> bytes:
+    """METHOD:CANCEL for the given days (all of the registration's by default): calendars drop them."""
     event = registration.event
     calendar = _calendar(event, "CANCEL")
     stamp = datetime.now(timezone.utc)
     # One more than any file sent for this registration so far, even one sent this very second.
     sequence = revision(registration) + 1
-    for day in registration.days:
+    for day in registration.days if days is None else days:
         entry = icalendar.Event()
         entry.add("uid", day_uid(registration.code, day.position))
         entry.add("dtstamp", stamp)

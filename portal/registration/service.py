@@ -456,6 +456,8 @@ def change_registration(registration_id: int, day_positions, dietary: str, acces
         new_days = [event.day_at(position) for position in day_positions]
         new_ids = frozenset(day.id for day in new_days)
         old_days_label = registration.days_label
+        # Only a seat holder has calendar entries to withdraw for the days they give up.
+        dropped_days = [day for day in registration.days if day.id not in new_ids] if registration.is_confirmed else []
         changes = []
         seats = count_seats(event.id, overall_capacity)
         if new_ids != registration.day_ids:
@@ -479,7 +481,9 @@ def change_registration(registration_id: int, day_positions, dietary: str, acces
         db.session.flush()
         promoted = _promote_locked(event.id, seats)
         if registration not in promoted:
-            emails.send_changed(registration, changes, waitlist_position(registration), to=registration.email)
+            emails.send_changed(
+                registration, changes, waitlist_position(registration), dropped_days, to=registration.email
+            )
         db.session.commit()
     return ChangeResult(changes, promoted=registration in promoted)
 

@@ -118,13 +118,22 @@ def test_without_the_capacity_lock_the_same_race_oversells(race_env, make_app, r
         workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS
     )
     visitors = browser_sessions(server.url, RACERS)
-    slug = new_event(app, day_capacity=LAST_SEATS + 2)
-    prefill(app, slug, 2)
+    # Whether one race interleaves badly depends on scheduling (a busy machine can
+    # serialise the requests by accident), so the same race runs up to RUNS times;
+    # one oversold event is the proof.
+    confirmed_per_run = []
+    for run in range(RUNS):
+        slug = new_event(app, day_capacity=LAST_SEATS + 2)
+        prefill(app, slug, 2)
+        addresses = [f"racer{index}.run{run}@example.org" for index in range(RACERS)]
 
-    responses = race(server.url, slug, visitors, [f"racer{index}@example.org" for index in range(RACERS)])
+        responses = race(server.url, slug, visitors, addresses)
 
-    assert_no_server_errors(responses)
-    assert status_counts(app, slug)["confirmed"] > LAST_SEATS + 2
+        assert_no_server_errors(responses)
+        confirmed_per_run.append(status_counts(app, slug)["confirmed"])
+        if confirmed_per_run[-1] > LAST_SEATS + 2:
+            break
+    assert max(confirmed_per_run) > LAST_SEATS + 2, f"confirmed per run: {confirmed_per_run}"
 
 
 def test_twenty_posts_of_one_address_in_mixed_case_make_one_registration(race_env, make_app, registration_server):

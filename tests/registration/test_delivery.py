@@ -19,10 +19,17 @@ def parts_of(received):
     return list(received.message.walk())
 
 
-def calendar_of(received) -> tuple[icalendar.Calendar, bytes]:
-    [part] = [p for p in parts_of(received) if p.get_content_type() == "text/calendar"]
-    raw = part.get_payload(decode=True)
-    return icalendar.Calendar.from_ical(raw), raw
+def calendar_of(received, method: str = "PUBLISH") -> tuple[icalendar.Calendar, bytes]:
+    """The attached calendar file with the given METHOD, parsed, and its raw bytes."""
+    found = []
+    for part in parts_of(received):
+        if part.get_content_type() == "text/calendar":
+            raw = part.get_payload(decode=True)
+            calendar = icalendar.Calendar.from_ical(raw)
+            if str(calendar["METHOD"]) == method:
+                found.append((calendar, raw))
+    [result] = found
+    return result
 
 
 def test_confirmation_arrives_over_smtp_with_a_valid_ics_and_a_scannable_qr_code(
@@ -81,3 +88,5 @@ def test_confirmation_arrives_over_smtp_with_a_valid_ics_and_a_scannable_qr_code
     assert changed.message["Subject"].startswith("Your Policy Summit")
     [only_day] = calendar_of(changed)[0].walk("VEVENT")
     assert only_day["UID"] == day1["UID"]
+    [withdrawn] = calendar_of(changed, "CANCEL")[0].walk("VEVENT")
+    assert withdrawn["UID"] == day2["UID"] and withdrawn["STATUS"] == "CANCELLED"

@@ -201,11 +201,19 @@ def test_lost_link_with_an_invalid_address_shows_the_error(m_app):
     assert outbox(m_app) == []
 
 
-def calendar_attachment(app, email_name: str):
+def calendar_attachments(app, email_name: str) -> list:
     with app.app_context():
         row = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.name == email_name)).one()
-        [attachment] = [a for a in row.attachments if a.content_type == "text/calendar"]
-        return icalendar.Calendar.from_ical(attachment.data)
+        return [icalendar.Calendar.from_ical(a.data) for a in row.attachments if a.content_type == "text/calendar"]
+
+
+def calendar_attachment(app, email_name: str):
+    [calendar] = calendar_attachments(app, email_name)
+    return calendar
+
+
+def uids(calendar) -> set[str]:
+    return {str(entry["UID"]) for entry in calendar.walk("VEVENT")}
 
 
 def test_cancellation_email_withdraws_the_calendar_entries(m_app):
@@ -225,3 +233,15 @@ def test_cancellation_email_withdraws_the_calendar_entries(m_app):
         assert int(entry["SEQUENCE"]) > published_events[str(entry["UID"])]
         assert str(entry["ORGANIZER"]) == "mailto:summit@portal.localhost"
     assert "removes the Summit from your calendar" in outbox(m_app, "registration_cancelled")[0].text
+
+
+def test_giving_up_a_day_sends_a_calendar_file_that_withdraws_it(m_app):
+    slug = new_event(m_app)
+    client, path = registered(m_app, slug)
+    assert post_change(client, path, days="1").status_code == 303
+
+    [day1_uid, day2_uid] = sorted(uids(calendar_attachment(m_app, "registration_confirmed")))
+    current, withdrawal = calendar_attachments(m_app, "registration_changed")
+    assert str(current["METHOD"]) == "PUBLISH" and uids(current) == {day1_uid}
+    assert str(withdrawal["METHOD"]) == "CANCEL" and uids(withdrawal) == {day2_uid}
+    assert "removes the day you gave up" in outbox(m_app, "registration_changed")[0].text
