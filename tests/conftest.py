@@ -149,6 +149,18 @@ def client(app):
 
 
 @pytest.fixture
+def seeded(app):
+    """The app with the resource catalog from resources.json loaded."""
+    from portal.extensions import db
+    from portal.resources.service import seed_resources
+
+    with app.app_context():
+        seed_resources()
+        db.session.commit()
+    return app
+
+
+@pytest.fixture
 def smtp_server():
     server = SMTPServer().start()
     yield server

@@ -28,7 +28,7 @@ FORM_FIELDS = [
 
 
 @pytest.fixture
-def seeded(make_app):
+def seeded_summit(make_app):
     app = make_app(RATELIMIT_ENABLED=False)
     with app.app_context():
         seed_resources()
@@ -42,8 +42,8 @@ def assert_no_server_error(response, what):
     assert response.status_code < 500, f"{what} -> {response.status_code}"
 
 
-def test_hostile_path_segments_and_query_strings_never_cause_a_server_error(seeded):
-    app, slug = seeded
+def test_hostile_path_segments_and_query_strings_never_cause_a_server_error(seeded_summit):
+    app, slug = seeded_summit
     client = app.test_client()
     templates = [
         "/events/{v}", "/events/{v}/register", "/events/{v}/registered", "/events/{v}/privacy",
@@ -60,12 +60,12 @@ def test_hostile_path_segments_and_query_strings_never_cause_a_server_error(seed
             assert_no_server_error(client.get(url), url)
 
 
-def test_hostile_form_posts_never_cause_a_server_error_nor_write_anything(seeded):
+def test_hostile_form_posts_never_cause_a_server_error_nor_write_anything(seeded_summit):
     from sqlalchemy import func, select
 
     from portal.registration.models import Registration
 
-    app, slug = seeded
+    app, slug = seeded_summit
     client = app.test_client()
     register_url = f"/events/{slug}/register"
     token = csrf_token_from(client.get(register_url).get_data(as_text=True))

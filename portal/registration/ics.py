@@ -66,6 +66,18 @@ def _calendar(event, method: str) -> icalendar.Calendar:
     return calendar
 
 
+def _day_entry(registration, day, stamp: datetime, sequence: int) -> icalendar.Event:
+    """What every file says about one day: which entry (UID), which revision, and when."""
+    entry = icalendar.Event()
+    entry.add("uid", day_uid(registration.code, day.position))
+    entry.add("dtstamp", stamp)
+    entry.add("sequence", sequence)
+    entry.add("organizer", organizer())
+    entry.add("dtstart", day.local_start)
+    entry.add("dtend", day.local_end)
+    return entry
+
+
 def registration_calendar(registration, manage_url: str, event_url: str) -> bytes:
     event = registration.event
     calendar = _calendar(event, "PUBLISH")
@@ -77,13 +89,7 @@ def registration_calendar(registration, manage_url: str, event_url: str) -> byte
         f"View, change or cancel your registration: {manage_url}"
     )
     for day in registration.days:
-        entry = icalendar.Event()
-        entry.add("uid", day_uid(registration.code, day.position))
-        entry.add("dtstamp", stamp)
-        entry.add("sequence", sequence)
-        entry.add("organizer", organizer())
-        entry.add("dtstart", day.local_start)
-        entry.add("dtend", day.local_end)
+        entry = _day_entry(registration, day, stamp, sequence)
         entry.add("summary", f"{event.title} – {day.label}")
         entry.add("location", event.location)
         entry.add("description", description)
@@ -102,13 +108,7 @@ def cancellation_calendar(registration, days=None) -> bytes:
     # One more than any file sent for this registration so far, even one sent this very second.
     sequence = revision(registration) + 1
     for day in registration.days if days is None else days:
-        entry = icalendar.Event()
-        entry.add("uid", day_uid(registration.code, day.position))
-        entry.add("dtstamp", stamp)
-        entry.add("sequence", sequence)
-        entry.add("organizer", organizer())
-        entry.add("dtstart", day.local_start)
-        entry.add("dtend", day.local_end)
+        entry = _day_entry(registration, day, stamp, sequence)
         entry.add("summary", f"Cancelled: {event.title} – {day.label}")
         entry.add("status", "CANCELLED")
         calendar.add_component(entry)
