@@ -40,8 +40,8 @@ def seed_demo_event(today: date | None = None) -> tuple[Event, bool]:
 
     # Registration closes at the end of the day before the summit, Washington time.
     closes_local = datetime.combine(first_day - timedelta(days=1), time(23, 59), tzinfo=zone)
-    event = Event(
-        slug=slug,
+    event = build_summit(
+        slug,
         title=f"Policy Summit {first_day.year}",
         summary=(
             "Two days in Washington, D.C. with policymakers, clinicians, researchers, payers and patient "
@@ -49,6 +49,39 @@ def seed_demo_event(today: date | None = None) -> tuple[Event, bool]:
             "gets access to it. Day 1 covers pricing, payment models and regulation; Day 2 brings "
             "meetings on Capitol Hill and closes with a joint policy statement."
         ),
+        first_day=first_day,
+        opens_at=now.replace(second=0, microsecond=0),
+        closes_at=closes_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
+        capacity=450,
+        day_capacity=300,
+        privacy_policy_version=PRIVACY_POLICY_VERSION,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event, True
+
+
+def build_summit(
+    slug: str,
+    *,
+    title: str,
+    summary: str,
+    first_day: date,
+    opens_at: datetime,
+    closes_at: datetime,
+    capacity: int | None,
+    day_capacity: int,
+    privacy_policy_version: str,
+) -> Event:
+    """An unsaved two-day summit at the society's Washington venue, with the usual categories.
+
+    `opens_at`/`closes_at` are naive UTC. Tests and benchmarks build their events
+    here too, so they exercise the same shape of event the demo shows.
+    """
+    return Event(
+        slug=slug,
+        title=title,
+        summary=summary,
         venue="Capitol Convention Hall",
         address_line1="900 Massachusetts Avenue NW",
         city="Washington",
@@ -56,15 +89,15 @@ def seed_demo_event(today: date | None = None) -> tuple[Event, bool]:
         postal_code="20001",
         country="United States",
         timezone=TIMEZONE,
-        registration_opens_at=now.replace(second=0, microsecond=0),
-        registration_closes_at=closes_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
-        capacity=450,
-        privacy_policy_version=PRIVACY_POLICY_VERSION,
+        registration_opens_at=opens_at,
+        registration_closes_at=closes_at,
+        capacity=capacity,
+        privacy_policy_version=privacy_policy_version,
         days=[
-            EventDay(position=1, date=first_day, starts_at=time(8, 30), ends_at=time(17, 30), capacity=300),
+            EventDay(position=1, date=first_day, starts_at=time(8, 30), ends_at=time(17, 30), capacity=day_capacity),
             EventDay(
                 position=2, date=first_day + timedelta(days=1), starts_at=time(8, 30), ends_at=time(15, 0),
-                capacity=300,
+                capacity=day_capacity,
             ),
         ],
         categories=[
@@ -72,6 +105,3 @@ def seed_demo_event(today: date | None = None) -> tuple[Event, bool]:
             for index, (code, label, fee) in enumerate(CATEGORIES, start=1)
         ],
     )
-    db.session.add(event)
-    db.session.flush()
-    return event, True

@@ -1,9 +1,9 @@
-"""Build a two-day Washington event the way the demo seed does, for tests and benchmarks."""
-from datetime import date, datetime, time, timedelta
+"""Events for tests and benchmarks, built the way the demo seed builds the summit."""
+from datetime import date, datetime, timedelta
 
 from portal.database import utcnow
-from portal.registration.demo import CATEGORIES
-from portal.registration.models import AttendeeCategory, Event, EventDay
+from portal.registration.demo import build_summit
+from portal.registration.models import Event
 
 
 def build_event(
@@ -19,30 +19,14 @@ def build_event(
 ) -> Event:
     """An unsaved event open for registration from yesterday for 30 days (unless told otherwise)."""
     now = utcnow()
-    return Event(
-        slug=slug,
+    return build_summit(
+        slug,
         title=title,
         summary=f"{title}: an event made for automated checks.",
-        venue="Capitol Convention Hall",
-        address_line1="900 Massachusetts Avenue NW",
-        city="Washington",
-        region="DC",
-        postal_code="20001",
-        country="United States",
-        timezone="America/New_York",
-        registration_opens_at=opens_at or now - timedelta(days=1),
-        registration_closes_at=closes_at or now + timedelta(days=30),
+        first_day=first_day,
+        opens_at=opens_at or now - timedelta(days=1),
+        closes_at=closes_at or now + timedelta(days=30),
         capacity=capacity,
+        day_capacity=day_capacity,
         privacy_policy_version=privacy_policy_version,
-        days=[
-            EventDay(position=1, date=first_day, starts_at=time(8, 30), ends_at=time(17, 30), capacity=day_capacity),
-            EventDay(
-                position=2, date=first_day + timedelta(days=1), starts_at=time(8, 30), ends_at=time(15, 0),
-                capacity=day_capacity,
-            ),
-        ],
-        categories=[
-            AttendeeCategory(code=code, label=label, fee_cents=fee, currency="USD", position=index)
-            for index, (code, label, fee) in enumerate(CATEGORIES, start=1)
-        ],
     )
