@@ -45,20 +45,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app)
 
-    from portal import cli, errors, health
-    from portal.mail import outbox
-    from portal.mail.views import bp as dev_mail_bp
+    from portal import cli, errors, health, mail as mail_domain
     from portal.pages.views import bp as pages_bp
     from portal.registration.views import bp as registration_bp
 
-    outbox.init_app(app)
+    mail_domain.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(registration_bp)
-    if app.config["EMBEDDED_SERVICES"]:
-        app.register_blueprint(dev_mail_bp)
 
     _register_domain_models()
     return app

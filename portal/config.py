@@ -52,6 +52,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Policy Summit <summit@portal.localhost>",
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 30),
+        # The outbox decides where mail goes (SMTP or the dev mailbox), also under TESTING.
+        "MAIL_SUPPRESS_SEND": False,
         "PORTAL_BASE_URL": (env.get("PORTAL_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS") or 30),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS") or 10),

@@ -1,8 +1,15 @@
-"""Engine-level settings that differ between SQLite and PostgreSQL."""
+"""What differs between SQLite and PostgreSQL: engine settings, row locks, lock errors.
+
+Transactions belong to the caller: services change the session and flush;
+the view, task or CLI command that called them commits (or rolls back).
+"""
+import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
 
@@ -42,3 +49,51 @@ def configure_engine_events(app: Flask) -> None:
         # writer wait its turn instead, so "database is locked" never reaches a
         # visitor.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# ---------------------------------------------------------------- row locks
+
+PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class LockTimeout(Exception):
+    """A lock was not free in time; nothing was written.
+
+    The transaction cannot continue: the caller rolls back, and a visitor can
+    simply try again.
+    """
+
+
+def is_lock_contention(exc: OperationalError) -> bool:
+    """True for PostgreSQL's lock_timeout and SQLite's "database is locked"."""
+    if getattr(exc.orig, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE:
+        return True
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
+
+
+@contextmanager
+def lock_timeouts_as(error_class: type[LockTimeout] = LockTimeout):
+    """Turn lock contention inside the block into `error_class` (a LockTimeout)."""
+    try:
+        yield
+    except OperationalError as exc:
+        if is_lock_contention(exc):
+            raise error_class() from exc
+        raise
+
+
+def select_for_update(statement, timeout_ms: int, lock: bool = True):
+    """Execute `statement` FOR UPDATE, waiting at most `timeout_ms` for the row lock.
+
+    The lock is held until the caller's transaction ends. On PostgreSQL a
+    waiter gives up after `timeout_ms` (SET LOCAL lock_timeout) instead of
+    piling up behind a stuck transaction. On SQLite every transaction already
+    began with BEGIN IMMEDIATE (see configure_engine_events), which serialises
+    writers the same way; FOR UPDATE compiles to nothing there. `lock=False`
+    exists for tests that prove a race is real.
+    """
+    if is_postgresql():
+        db.session.execute(text(f"SET LOCAL lock_timeout = '{int(timeout_ms)}ms'"))
+    if lock:
+        statement = statement.with_for_update()
+    return db.session.execute(statement)

@@ -1,4 +1,4 @@
-"""The Celery application, built from the Flask factory as Flask's Celery example does."""
+"""Build the Celery app from the Flask factory, as Flask's `make_celery.py` does."""
 from celery.signals import worker_process_init
 
 from portal import create_app

@@ -1,5 +1,30 @@
 """Transactional email: an outbox table, rendering, and at-least-once delivery."""
-from portal.mail.outbox import Attachment, email, queue_email
+from datetime import timedelta
+
+from flask import Flask
+
+from portal.mail.outbox import Attachment, Cause, EmailContent, email, queue_email
 from portal.mail.validation import InvalidEmailError
 
-__all__ = ["Attachment", "InvalidEmailError", "email", "queue_email"]
+__all__ = ["Attachment", "Cause", "EmailContent", "InvalidEmailError", "email", "init_app", "queue_email"]
+
+MAIL_QUEUE = "mail"
+
+
+def init_app(app: Flask) -> None:
+    from portal.celery_app import register_tasks
+    from portal.mail.views import bp as dev_mail_bp
+
+    register_tasks(
+        app,
+        "portal.mail.tasks",
+        routes={"portal.deliver_emails": {"queue": MAIL_QUEUE}},
+        beat={
+            "sweep-outbox": {
+                "task": "portal.sweep_outbox",
+                "schedule": timedelta(seconds=app.config["OUTBOX_SWEEP_SECONDS"]),
+            }
+        },
+    )
+    if app.config["EMBEDDED_SERVICES"]:
+        app.register_blueprint(dev_mail_bp)

@@ -15,6 +15,7 @@ import logging
 import mailbox
 import random
 import smtplib
+import socket
 import time
 import uuid
 from contextlib import contextmanager
@@ -61,6 +62,22 @@ class ServerUnavailableError(TemporaryDeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The server refused this message for good (5xx); retrying would not help."""
+
+
+# ---------------------------------------------------------------- send-time checks
+
+# Email name -> check(row) returning a reason to withhold the message, or None.
+_WITHHOLD_CHECKS: dict = {}
+
+
+def register_withhold_check(name: str, check) -> None:
+    """Called by `@email(name, withhold_if=...)` when the email is declared."""
+    _WITHHOLD_CHECKS[name] = check
+
+
+def withhold_reason(row: OutgoingEmail) -> str | None:
+    check = _WITHHOLD_CHECKS.get(row.name)
+    return check(row) if check else None
 
 
 # ---------------------------------------------------------------- messages
@@ -204,24 +221,23 @@ class SMTPTransport:
         self.conn: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
+        """Flask-Mail opens the session (server, TLS and login from MAIL_*); we write the bytes."""
         state = current_app.extensions["mail"]
         where = f"{state.server}:{state.port}"
-        conn = None
         try:
-            conn = smtplib.SMTP(state.server, state.port, timeout=self.config["MAIL_TIMEOUT"])
-            if state.use_tls:
-                conn.starttls()
-            if state.username and state.password:
-                conn.login(state.username, state.password)
+            # Hazard: Flask-Mail connects without a timeout, and a relay that
+            # accepts TCP but never greets would hang this worker for good. The
+            # default timeout is read when the socket is created, so it is set
+            # just around the connect; a prefork worker child runs one task at a
+            # time, so no other thread sees it.
+            with _socket_default_timeout(self.config["MAIL_TIMEOUT"]):
+                return state.connect().configure_host()
         except smtplib.SMTPResponseException as exc:
             # Failing at greeting, STARTTLS or login is about the server or our
             # settings, never about one message: retry rather than fail the row.
-            _close_quietly(conn)
             raise ServerUnavailableError(f"{where} refused the session: {_reply_text(exc.smtp_code, exc.smtp_error)}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            _close_quietly(conn)
             raise ServerUnavailableError(f"cannot connect to {where}: {exc}") from exc
-        return conn
 
     def send(self, sender: str, recipient: str, data: bytes, smtputf8: bool = False) -> None:
         options = ["SMTPUTF8"] if smtputf8 else []
@@ -264,6 +280,16 @@ class SMTPTransport:
             except (OSError, smtplib.SMTPException):
                 pass
             self._drop()
+
+
+@contextmanager
+def _socket_default_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def _close_quietly(conn: smtplib.SMTP | None) -> None:
@@ -335,7 +361,10 @@ def _claimable(now):
 
 
 def claim_emails(ids: list[int]) -> list[int]:
-    """Atomically take the given rows that are due; returns the ids this caller now owns."""
+    """Atomically take the given rows that are due; returns the ids this caller now owns.
+
+    The caller commits the claim before sending anything.
+    """
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
     result = db.session.execute(
@@ -349,9 +378,7 @@ def claim_emails(ids: list[int]) -> list[int]:
         .returning(OutgoingEmail.id)
         .execution_options(synchronize_session=False)
     )
-    claimed = sorted(result.scalars())
-    db.session.commit()
-    return claimed
+    return sorted(result.scalars())
 
 
 # ---------------------------------------------------------------- delivering
@@ -362,21 +389,23 @@ class BatchOutcome:
     sent: list[int] = field(default_factory=list)
     retry: int = 0
     failed: int = 0
+    withheld: int = 0
     #: Claimed but not tried because the lease ran short; queued again at once.
     released: list[int] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {"sent": len(self.sent), "retry": self.retry, "failed": self.failed, "released": len(self.released)}
+        return {
+            "sent": len(self.sent),
+            "retry": self.retry,
+            "failed": self.failed,
+            "withheld": self.withheld,
+            "released": len(self.released),
+        }
 
 
-def deliver_emails(ids: list[int]) -> dict[str, int]:
-    """Send the due rows among `ids` over one connection; returns counts by outcome."""
-    from portal.mail.outbox import dispatch_ids
-
-    claimed = claim_emails(ids)
+def deliver_claimed(claimed: list[int]) -> BatchOutcome:
+    """Send claimed rows over one connection and record each outcome (the caller commits)."""
     outcome = BatchOutcome()
-    if not claimed:
-        return outcome.counts()
     rows = db.session.scalars(
         select(OutgoingEmail)
         .where(OutgoingEmail.id.in_(claimed))
@@ -388,13 +417,9 @@ def deliver_emails(ids: list[int]) -> dict[str, int]:
             _send_batch(transport, rows, outcome)
     finally:
         # Also when the batch stopped on an unexpected error: every message
-        # already handed to the server must be marked sent, or it is sent again
-        # once the lease expires.
+        # already handed to the server must be marked sent.
         _record_sent(outcome.sent)
-        db.session.commit()
-    if outcome.released:
-        dispatch_ids(outcome.released)
-    return outcome.counts()
+    return outcome
 
 
 def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome) -> None:
@@ -407,6 +432,11 @@ def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome) -> 
                 _release(pending)
                 outcome.released.append(pending.id)
             return
+        reason = withhold_reason(row)
+        if reason:
+            _withhold(row, reason)
+            outcome.withheld += 1
+            continue
         try:
             smtputf8 = needs_smtputf8(row)
             data = message_bytes(row)
@@ -447,6 +477,12 @@ def _record_sent(ids: list[int]) -> None:
 def _fail(row: OutgoingEmail, error: str) -> None:
     row.status = EmailStatus.FAILED.value
     row.last_error = error[:2000]
+    row.lease_expires_at = None
+
+
+def _withhold(row: OutgoingEmail, reason: str) -> None:
+    row.status = EmailStatus.WITHHELD.value
+    row.last_error = reason[:2000]
     row.lease_expires_at = None
 
 
@@ -498,15 +534,3 @@ def due_email_ids(limit: int = 1000) -> list[int]:
             select(OutgoingEmail.id).where(_claimable(utcnow())).order_by(OutgoingEmail.id).limit(limit)
         )
     )
-
-
-def sweep_outbox() -> int:
-    """Re-dispatch due and stuck rows; returns how many ids were handed to the broker."""
-    from portal.mail.outbox import dispatch_ids
-
-    give_up_on_abandoned_rows()
-    ids = due_email_ids()
-    db.session.commit()
-    if ids and dispatch_ids(ids):
-        return len(ids)
-    return 0

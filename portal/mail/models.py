@@ -1,12 +1,12 @@
 """The outbox: every email the portal must send, written in the same transaction as its cause."""
 import enum
+from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import utcnow
 from portal.extensions import db
-from datetime import datetime
 
 
 class EmailStatus(str, enum.Enum):
@@ -14,15 +14,17 @@ class EmailStatus(str, enum.Enum):
     SENDING = "sending"  # claimed by a worker until lease_expires_at
     SENT = "sent"
     FAILED = "failed"  # permanent SMTP failure or attempts exhausted; never retried
+    WITHHELD = "withheld"  # a send-time check stopped it (last_error says why); never sent
 
 
 class OutgoingEmail(db.Model):
     __tablename__ = "outgoing_email"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"
+            "status IN ('queued', 'sending', 'sent', 'failed', 'withheld')", name="status_known"
         ),
         Index("ix_outgoing_email_due", "status", "next_attempt_at"),
+        Index("ix_outgoing_email_cause", "cause_kind", "cause_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,7 +45,11 @@ class OutgoingEmail(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: While status is 'sending': after this moment the claim is considered abandoned.
     lease_expires_at: Mapped[datetime | None]
-    #: The last SMTP reply or connection error, for admins and for 'failed' rows.
+    #: What caused the message, e.g. ("registration", 42): traces bounces and
+    #: unsubscribes back, and lists a person's mail for admins. None for ad-hoc mail.
+    cause_kind: Mapped[str | None] = mapped_column(String(32))
+    cause_id: Mapped[int | None]
+    #: The last SMTP reply or connection error ('failed' rows), or why a row was 'withheld'.
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

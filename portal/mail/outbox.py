@@ -1,35 +1,32 @@
-"""Queue emails inside the caller's transaction; hand them to Celery only after it commits.
+"""Declare emails and queue them inside the caller's transaction.
 
-`queue_email` adds an OutgoingEmail row to the current session. The ids wait in
-`session.info` until the transaction commits (a rollback forgets them), and
-`dispatch_committed_emails` publishes them after the request or task is done.
-Publishing never happens inside an SQLAlchemy hook: a broker error there could
-not be handled, and the hook runs while the session is mid-commit. If the broker
-is down the rows simply stay queued and the periodic sweeper sends them later.
+An email is a function that returns its template context (warehouse's
+design); `@email(name)` turns it into `send_x(..., to=address)`, which renders
+templates/email/<name>/ and writes an OutgoingEmail row in the caller's
+transaction. The row's id is published to the delivery task only after that
+transaction commits (portal.celery_app.enqueue_item_after_commit), so an email
+exists if and only if the change that caused it was committed. If the broker
+is down at that moment the row simply stays queued and the outbox sweeper
+sends it later.
 """
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from email.utils import make_msgid
 from functools import wraps
-from urllib.parse import urlsplit
 
-from flask import Flask, current_app
-from flask_sqlalchemy.session import Session
-from sqlalchemy import event
+from flask import current_app
 
+from portal.celery_app import enqueue_item_after_commit
 from portal.extensions import db
+from portal.links import portal_host
+from portal.mail import delivery
 from portal.mail.models import OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import render_email
+from portal.mail.tasks import deliver_emails
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
 
 log = logging.getLogger(__name__)
-
-_PENDING = "outbox.pending"  # flushed in the open transaction
-_COMMITTED = "outbox.committed"  # committed, not yet handed to the broker
-# Ids per delivery task: each task is one claim, one SMTP session and one
-# commit of outcomes, so bigger batches cost less per message; a worker that
-# dies mid-batch means at most this many messages are sent twice.
-DISPATCH_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -40,12 +37,31 @@ class Attachment:
     content_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Cause:
+    """What made the portal send a message (e.g. ("registration", 42)), for tracing and admin views."""
+
+    kind: str
+    id: int
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    """What an email function returns when it has more than a template context to give."""
+
+    context: dict
+    attachments: Sequence[Attachment] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cause: Cause | None = None
+
+
 def queue_email(
     name: str,
     to: str,
     context: dict,
-    attachments: list[Attachment] | tuple = (),
-    headers: dict | None = None,
+    attachments: Sequence[Attachment] = (),
+    headers: Mapping[str, str] | None = None,
+    cause: Cause | None = None,
 ) -> OutgoingEmail:
     """Render `templates/email/<name>/` and write it to the outbox in the current transaction.
 
@@ -58,7 +74,6 @@ def queue_email(
         check_attachment(attachment.filename, attachment.content_type, attachment.content_id)
     rendered = render_email(name, context)
     check_header_value("subject", rendered.subject)
-    domain = urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal.localhost"
     email = OutgoingEmail(
         name=name,
         to_address=to,
@@ -67,7 +82,9 @@ def queue_email(
         body_text=rendered.text,
         body_html=rendered.html,
         headers=dict(headers or {}),
-        message_id=make_msgid(domain=domain),
+        message_id=make_msgid(domain=portal_host()),
+        cause_kind=cause.kind if cause else None,
+        cause_id=cause.id if cause else None,
         attachments=[
             OutgoingEmailAttachment(
                 filename=a.filename, content_type=a.content_type, data=a.data, content_id=a.content_id
@@ -77,71 +94,47 @@ def queue_email(
     )
     db.session.add(email)
     db.session.flush()
-    db.session.info.setdefault(_PENDING, []).append(email.id)
+    enqueue_item_after_commit(deliver_emails, email.id)
     return email
 
 
-def email(name: str):
-    """Declare an email: the decorated function returns the template context.
+def email(name: str, withhold_if: Callable[[OutgoingEmail], str | None] | None = None):
+    """Declare an email: the decorated function returns its template context (or an EmailContent).
 
-    Calling the result queues the message: `send_x(..., to=address)`. A context
-    key `attachments` (a list of Attachment) and `headers` are taken out of the
-    context and attached to the message.
+    Calling the result queues the message: `send_x(..., to=address)`, with
+    optional `headers=`, `attachments=` and `cause=` beside the function's own.
+    `withhold_if(row)` runs just before each send; a reason it returns keeps
+    the message from going out (status `withheld`), e.g. a digest to someone
+    who unsubscribed after it was queued.
     """
 
     def decorator(build_context):
+        if withhold_if is not None:
+            delivery.register_withhold_check(name, withhold_if)
+
         @wraps(build_context)
-        def send(*args, to: str, **kwargs) -> OutgoingEmail:
-            context = dict(build_context(*args, **kwargs))
-            attachments = context.pop("attachments", ())
-            headers = context.pop("headers", None)
-            return queue_email(name, to, context, attachments=attachments, headers=headers)
+        def send(
+            *args,
+            to: str,
+            headers: Mapping[str, str] | None = None,
+            attachments: Sequence[Attachment] = (),
+            cause: Cause | None = None,
+            **kwargs,
+        ) -> OutgoingEmail:
+            content = build_context(*args, **kwargs)
+            if not isinstance(content, EmailContent):
+                content = EmailContent(dict(content))
+            return queue_email(
+                name,
+                to,
+                content.context,
+                attachments=[*content.attachments, *attachments],
+                headers={**content.headers, **(headers or {})},
+                cause=cause or content.cause,
+            )
 
         send.build_context = build_context
         send.email_name = name
         return send
 
     return decorator
-
-
-def _after_commit(session):
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.info.setdefault(_COMMITTED, []).extend(pending)
-
-
-def _after_rollback(session):
-    session.info.pop(_PENDING, None)
-
-
-def dispatch_committed_emails() -> None:
-    """Publish delivery tasks for every committed outbox row of this session."""
-    ids = db.session.info.pop(_COMMITTED, None)
-    if not ids:
-        return
-    dispatch_ids(ids)
-
-
-def dispatch_ids(ids: list[int]) -> bool:
-    """Hand ids to the mail queue; False when the broker could not take them."""
-    from worker.tasks import deliver_emails
-
-    try:
-        for start in range(0, len(ids), DISPATCH_CHUNK):
-            deliver_emails.apply_async(args=[ids[start : start + DISPATCH_CHUNK]], retry=False)
-    except Exception as exc:  # the broker is down: the sweeper will pick these rows up
-        log.warning("could not dispatch %d outbox id(s), the sweeper will retry them: %s", len(ids), exc)
-        return False
-    return True
-
-
-def init_app(app: Flask) -> None:
-    if not getattr(Session, "_outbox_events", False):
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        Session._outbox_events = True
-
-    @app.after_request
-    def _dispatch_after_request(response):
-        dispatch_committed_emails()
-        return response

@@ -9,20 +9,13 @@ the shell.
 """
 import io
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import segno
-from flask import current_app
 
-from portal.mail import Attachment, email
-from portal.registration.ics import cancellation_calendar, portal_host, registration_calendar
+from portal.links import absolute_url, portal_host
+from portal.mail import Attachment, Cause, EmailContent, email
+from portal.registration.ics import cancellation_calendar, registration_calendar
 from portal.registration.tokens import make_manage_token
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    base = urlsplit(current_app.config["PORTAL_BASE_URL"])
-    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def manage_url(registration) -> str:
@@ -62,6 +55,13 @@ def _context(registration, **extra) -> dict:
     }
 
 
+def _content(registration, attachments=(), **extra) -> EmailContent:
+    """Every registration email is caused by its registration."""
+    return EmailContent(
+        _context(registration, **extra), attachments=attachments, cause=Cause("registration", registration.id)
+    )
+
+
 @dataclass(frozen=True)
 class SeatFiles:
     """What an email to someone with a seat carries: the check-in QR code and the calendar file."""
@@ -85,46 +85,46 @@ def seat_files(registration) -> SeatFiles:
     )
 
 
-def _seat_context(registration, files: SeatFiles | None = None, **extra) -> dict:
+def _seat_content(registration, files: SeatFiles | None = None, extra_attachments=(), **extra) -> EmailContent:
     """For emails that leave the attendee with a seat: QR code inline, .ics attached."""
     files = files or seat_files(registration)
-    context = _context(registration, **extra)
-    context.update(manage_url=files.manage_url, qr_cid=files.qr_cid, attachments=files.attachments)
-    return context
+    extra.update(manage_url=files.manage_url, qr_cid=files.qr_cid)
+    return _content(registration, attachments=[*files.attachments, *extra_attachments], **extra)
 
 
 @email("registration_confirmed")
 def send_confirmation(registration, files: SeatFiles | None = None):
-    return _seat_context(registration, files)
+    return _seat_content(registration, files)
 
 
 @email("registration_waitlisted")
 def send_waitlisted(registration, position: int, full_days):
-    return _context(registration, position=position, full_days=full_days)
+    return _content(registration, position=position, full_days=full_days)
 
 
 @email("registration_promoted")
 def send_promoted(registration):
-    return _seat_context(registration)
+    return _seat_content(registration)
 
 
 @email("registration_changed")
 def send_changed(registration, changes: list[str], position: int | None, dropped_days=()):
     """`dropped_days`: days a seat holder gave up; a second calendar file withdraws them."""
     if not registration.is_confirmed:
-        return _context(registration, changes=changes, position=position)
-    context = _seat_context(registration, changes=changes, position=position, dropped_days=list(dropped_days))
+        return _content(registration, changes=changes, position=position)
+    withdrawal = []
     if dropped_days:
         calendar = cancellation_calendar(registration, dropped_days)
-        withdrawal = Attachment(f"{registration.event.slug}-dropped-days.ics", "text/calendar", calendar)
-        context["attachments"] = [*context["attachments"], withdrawal]
-    return context
+        withdrawal = [Attachment(f"{registration.event.slug}-dropped-days.ics", "text/calendar", calendar)]
+    return _seat_content(
+        registration, extra_attachments=withdrawal, changes=changes, position=position, dropped_days=list(dropped_days)
+    )
 
 
 @email("registration_cancelled")
 def send_cancelled(registration):
     calendar = cancellation_calendar(registration)
-    return _context(
+    return _content(
         registration,
         attachments=[Attachment(f"{registration.event.slug}-cancelled.ics", "text/calendar", calendar)],
     )
@@ -132,9 +132,9 @@ def send_cancelled(registration):
 
 @email("registration_already_registered")
 def send_already_registered(registration, position: int | None):
-    return _context(registration, position=position)
+    return _content(registration, position=position)
 
 
 @email("registration_link")
 def send_manage_link(registration, position: int | None):
-    return _context(registration, position=position)
+    return _content(registration, position=position)

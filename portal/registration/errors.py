@@ -1,4 +1,5 @@
 """What can go wrong for a visitor, as types the views turn into pages."""
+from portal.database import LockTimeout
 
 
 class RegistrationError(Exception):
@@ -17,7 +18,7 @@ class RegistrationClosed(RegistrationError):
         self.event_slug = event_slug
 
 
-class RegistrationBusy(RegistrationError):
+class RegistrationBusy(RegistrationError, LockTimeout):
     """The event's capacity lock was not free in time; nothing was written. Try again."""
 
 

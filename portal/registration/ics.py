@@ -8,18 +8,14 @@ second one, and the cancellation's METHOD:CANCEL file removes it.
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from email.utils import parseaddr
-from urllib.parse import urlsplit
 
 import icalendar
 from flask import current_app
 
 from portal.database import utcnow
+from portal.links import portal_host
 
 PRODID = "-//Summit Portal//Policy Summit registration//EN"
-
-
-def portal_host() -> str:
-    return urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal.localhost"
 
 
 def day_uid(code: str, position: int) -> str:

@@ -1,25 +1,23 @@
 """Registration decisions: who gets a seat, who waits, who is promoted, and who is told.
 
 Every operation that can change who holds a seat (register, change days,
-cancel, capacity change) is one transaction that locks the event
-(`lock_event`) before it counts free seats, then writes, queues its emails in
-the outbox and commits. Any failure rolls the whole transaction back, so
-nothing is ever half-written and no email goes out for a change that did not
-happen. Work that needs no seat decision (e.g. drawing the QR code) is done
-before the lock, so the lock is held briefly.
+cancel, capacity change) locks the event (`lock_event`) before it counts free
+seats, then writes and queues its emails in the outbox, and flushes. The
+caller commits, which also releases the lock; an error leaves the caller to
+roll back, so nothing is ever half-written and no email goes out for a change
+that did not happen. Lock contention raises RegistrationBusy. Work that needs
+no seat decision (e.g. drawing the QR code) is done before the lock.
 """
 import re
 import secrets
-import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
-from portal.database import is_postgresql, utcnow
+from portal.database import lock_timeouts_as, select_for_update, utcnow
 from portal.extensions import db
 from portal.registration import emails
 from portal.registration.errors import (
@@ -47,7 +45,6 @@ CANCELLED = RegistrationStatus.CANCELLED.value
 # Check-in codes: no 0/O or 1/I, so a code read aloud or typed from a badge is unambiguous.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-PG_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -225,28 +222,6 @@ def _outcome_for_newcomer(event: Event, seats: Seats, day_ids) -> RegistrationOu
 # --- The capacity lock -----------------------------------------------------------------
 
 
-def is_lock_contention(exc: OperationalError) -> bool:
-    """True for PostgreSQL's lock_timeout and SQLite's "database is locked"."""
-    if getattr(exc.orig, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE:
-        return True
-    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
-
-
-@contextmanager
-def capacity_transaction():
-    """Roll back on any error so nothing is half-written; lock contention becomes RegistrationBusy."""
-    try:
-        yield
-    except OperationalError as exc:
-        db.session.rollback()
-        if is_lock_contention(exc):
-            raise RegistrationBusy() from exc
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def lock_event(event_id: int) -> int | None:
     """Take the event's capacity lock for the rest of the transaction; return its overall capacity.
 
@@ -255,21 +230,16 @@ def lock_event(event_id: int) -> int | None:
     makes every seat-changing transaction of one event wait its turn, and the
     count happens after the lock, so it sees every earlier commit. It is the
     first and only lock these transactions take, so they cannot deadlock. A
-    waiter gives up after REGISTRATION_LOCK_TIMEOUT_MS (the visitor gets "busy,
-    try again") instead of piling up behind a stuck transaction.
-
-    On SQLite every transaction already begins with BEGIN IMMEDIATE
-    (portal.database), which serialises writers the same way; FOR UPDATE
-    compiles to nothing there.
+    waiter gives up after REGISTRATION_LOCK_TIMEOUT_MS (RegistrationBusy: the
+    visitor gets "busy, try again").
     """
     config = current_app.config
-    if is_postgresql():
-        timeout_ms = int(config["REGISTRATION_LOCK_TIMEOUT_MS"])
-        db.session.execute(text(f"SET LOCAL lock_timeout = '{timeout_ms}ms'"))
-    statement = select(Event.capacity).where(Event.id == event_id)
-    if config["REGISTRATION_CAPACITY_LOCK"]:
-        statement = statement.with_for_update()
-    return db.session.execute(statement).scalar_one()
+    with lock_timeouts_as(RegistrationBusy):
+        return select_for_update(
+            select(Event.capacity).where(Event.id == event_id),
+            timeout_ms=config["REGISTRATION_LOCK_TIMEOUT_MS"],
+            lock=config["REGISTRATION_CAPACITY_LOCK"],
+        ).scalar_one()
 
 
 def _lock_registration(registration_id: int) -> tuple[Registration, int | None]:
@@ -292,7 +262,7 @@ def new_code() -> str:
 
 
 def register_attendee(event: Event, details: AttendeeDetails) -> RegistrationOutcome:
-    """Confirm or waitlist a new registration and email it, in one locked transaction.
+    """Confirm or waitlist a new registration and queue its email, under the event lock.
 
     An address that already holds a registration for the event gets nothing
     new: its owner is emailed "you are already registered, here is your link",
@@ -309,17 +279,16 @@ def register_attendee(event: Event, details: AttendeeDetails) -> RegistrationOut
         # they are made before the lock: the lock is then held only for counting,
         # writing and queueing. They go unused if the registration has to wait.
         files = emails.seat_files(registration)
-        with capacity_transaction():
-            try:
-                outcome = _register_locked(registration, files)
-                db.session.commit()
-                return outcome
-            except IntegrityError:
-                # The unique index caught what the check could not see: the same
-                # address committed in between (possible only with the lock off),
-                # or a check-in code collided. The next pass finds the duplicate
-                # under the lock, or draws a new code.
-                db.session.rollback()
+        try:
+            # A savepoint, so a collision undoes this attempt only, not the caller's transaction.
+            with db.session.begin_nested():
+                return _register_locked(registration, files)
+        except IntegrityError:
+            # The unique index caught what the check could not see: the same
+            # address committed in between (possible only with the lock off),
+            # or a check-in code collided. The next pass finds the duplicate
+            # under the lock, or draws a new code.
+            continue
     raise RuntimeError("registration kept colliding with the unique constraints")
 
 
@@ -408,35 +377,26 @@ def _promote_locked(event_id: int, seats: Seats) -> list[Registration]:
 
 def promote_from_waitlist(event_id: int) -> list[Registration]:
     """Fill every free seat from the waiting list (e.g. after an admin fixed data by hand)."""
-    with capacity_transaction():
-        overall_capacity = lock_event(event_id)
-        promoted = _promote_locked(event_id, count_seats(event_id, overall_capacity))
-        db.session.commit()
-    return promoted
+    overall_capacity = lock_event(event_id)
+    return _promote_locked(event_id, count_seats(event_id, overall_capacity))
 
 
 def set_day_capacity(event_id: int, position: int, capacity: int) -> list[Registration]:
     """Change one day's capacity and promote whoever now fits. Lowering never demotes anyone."""
-    with capacity_transaction():
-        overall_capacity = lock_event(event_id)
-        day = db.session.scalar(select(EventDay).where(EventDay.event_id == event_id, EventDay.position == position))
-        day.capacity = capacity
-        db.session.flush()
-        promoted = _promote_locked(event_id, count_seats(event_id, overall_capacity))
-        db.session.commit()
-    return promoted
+    overall_capacity = lock_event(event_id)
+    day = db.session.scalar(select(EventDay).where(EventDay.event_id == event_id, EventDay.position == position))
+    day.capacity = capacity
+    db.session.flush()
+    return _promote_locked(event_id, count_seats(event_id, overall_capacity))
 
 
 def set_event_capacity(event_id: int, capacity: int | None) -> list[Registration]:
     """Change the overall capacity (None: per-day limits only) and promote whoever now fits."""
-    with capacity_transaction():
-        lock_event(event_id)
-        event = db.session.get(Event, event_id)
-        event.capacity = capacity
-        db.session.flush()
-        promoted = _promote_locked(event_id, count_seats(event_id, capacity))
-        db.session.commit()
-    return promoted
+    lock_event(event_id)
+    event = db.session.get(Event, event_id)
+    event.capacity = capacity
+    db.session.flush()
+    return _promote_locked(event_id, count_seats(event_id, capacity))
 
 
 # --- Managing a registration -----------------------------------------------------------
@@ -449,42 +409,39 @@ def change_registration(registration_id: int, day_positions, dietary: str, acces
     waiting registrant keeps their place in line with the new days, and is
     promoted at once if those fit.
     """
-    with capacity_transaction():
-        registration, overall_capacity = _lock_registration(registration_id)
-        _check_changeable(registration)
-        event = registration.event
-        new_days = [event.day_at(position) for position in day_positions]
-        new_ids = frozenset(day.id for day in new_days)
-        old_days_label = registration.days_label
-        # Only a seat holder has calendar entries to withdraw for the days they give up.
-        dropped_days = [day for day in registration.days if day.id not in new_ids] if registration.is_confirmed else []
-        changes = []
-        seats = count_seats(event.id, overall_capacity)
-        if new_ids != registration.day_ids:
-            if registration.is_confirmed:
-                seats.give_back(registration.day_ids)
-                full = seats.full_days(new_ids)
-                if full:
-                    raise DaysUnavailable([day for day in new_days if day.id in full])
-                seats.take(new_ids)
-            registration.days = new_days
-            changes.append(f"Days: {old_days_label} → {registration.days_label}")
-        if dietary != registration.dietary:
-            registration.dietary = dietary
-            changes.append("Dietary needs updated")
-        if accessibility != registration.accessibility:
-            registration.accessibility = accessibility
-            changes.append("Accessibility needs updated")
-        if not changes:
-            db.session.rollback()
-            return ChangeResult([])
-        db.session.flush()
-        promoted = _promote_locked(event.id, seats)
-        if registration not in promoted:
-            emails.send_changed(
-                registration, changes, waitlist_position(registration), dropped_days, to=registration.email
-            )
-        db.session.commit()
+    registration, overall_capacity = _lock_registration(registration_id)
+    _check_changeable(registration)
+    event = registration.event
+    new_days = [event.day_at(position) for position in day_positions]
+    new_ids = frozenset(day.id for day in new_days)
+    old_days_label = registration.days_label
+    # Only a seat holder has calendar entries to withdraw for the days they give up.
+    dropped_days = [day for day in registration.days if day.id not in new_ids] if registration.is_confirmed else []
+    changes = []
+    seats = count_seats(event.id, overall_capacity)
+    if new_ids != registration.day_ids:
+        if registration.is_confirmed:
+            seats.give_back(registration.day_ids)
+            full = seats.full_days(new_ids)
+            if full:
+                raise DaysUnavailable([day for day in new_days if day.id in full])
+            seats.take(new_ids)
+        registration.days = new_days
+        changes.append(f"Days: {old_days_label} → {registration.days_label}")
+    if dietary != registration.dietary:
+        registration.dietary = dietary
+        changes.append("Dietary needs updated")
+    if accessibility != registration.accessibility:
+        registration.accessibility = accessibility
+        changes.append("Accessibility needs updated")
+    if not changes:
+        return ChangeResult([])
+    db.session.flush()
+    promoted = _promote_locked(event.id, seats)
+    if registration not in promoted:
+        emails.send_changed(
+            registration, changes, waitlist_position(registration), dropped_days, to=registration.email
+        )
     return ChangeResult(changes, promoted=registration in promoted)
 
 
@@ -493,19 +450,15 @@ def cancel_registration(registration_id: int) -> list[Registration]:
 
     Cancelling twice is harmless: the second time nothing happens and nobody is emailed.
     """
-    with capacity_transaction():
-        registration, overall_capacity = _lock_registration(registration_id)
-        if registration.is_cancelled:
-            db.session.rollback()
-            return []
-        _check_changeable(registration)
-        registration.status = CANCELLED
-        registration.cancelled_at = utcnow()
-        db.session.flush()
-        emails.send_cancelled(registration, to=registration.email)
-        promoted = _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
-        db.session.commit()
-    return promoted
+    registration, overall_capacity = _lock_registration(registration_id)
+    if registration.is_cancelled:
+        return []
+    _check_changeable(registration)
+    registration.status = CANCELLED
+    registration.cancelled_at = utcnow()
+    db.session.flush()
+    emails.send_cancelled(registration, to=registration.email)
+    return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
 
 
 def _check_changeable(registration: Registration) -> None:
@@ -537,5 +490,4 @@ def send_manage_links(email: str) -> int:
             continue
         emails.send_manage_link(registration, waitlist_position(registration), to=registration.email)
         sent += 1
-    db.session.commit()
     return sent

@@ -3,10 +3,10 @@
 No login: an attendee manages their registration through the signed link in
 their emails (see tokens.py). Every page works without JavaScript.
 """
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, session, url_for
-from sqlalchemy.exc import OperationalError
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, session, url_for
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from portal.database import utcnow
+from portal.database import is_lock_contention, utcnow
 from portal.errors import render_error
 from portal.extensions import db, limiter
 from portal.registration import display, service
@@ -34,6 +34,23 @@ bp = Blueprint("registration", __name__)
 OUTCOME_KEY = "registration.outcome"
 LOST_LINK_KEY = "registration.lost_link_email"
 BUSY_RETRY_AFTER_SECONDS = 5
+
+
+@bp.app_context_processor
+def _featured_summit():
+    """`featured_summit()` in every template: the event the site header announces (once per request)."""
+
+    def featured_summit():
+        if "featured_summit" not in g:
+            try:
+                g.featured_summit = service.featured_event()
+            except SQLAlchemyError:
+                # The layout must still render when the database is down: error pages use it.
+                db.session.rollback()
+                g.featured_summit = None
+        return g.featured_summit
+
+    return {"featured_summit": featured_summit}
 
 
 @bp.app_template_filter("registration_moment")
@@ -104,6 +121,7 @@ def register(slug: str):
                 accessibility=form.accessibility.data,
             ),
         )
+        db.session.commit()
     # `slug`, not event.slug: the commit expired the event, and reloading it would cost three queries.
     session[OUTCOME_KEY] = {
         "event": slug,
@@ -149,11 +167,14 @@ def manage(token: str):
                 registration.id, day_positions(form.days.data, event), form.dietary.data, form.accessibility.data
             )
         except DaysUnavailable as exc:
+            db.session.rollback()
             days = " and ".join(f"{day.label} ({day.date_label})" for day in exc.full_days)
             form.days.errors = [f"{days} is full, so we could not change your days. Your registration is unchanged."]
         except (RegistrationClosed, RegistrationCancelled):
+            db.session.rollback()
             return redirect(url_for(".manage", token=token), code=303)
         else:
+            db.session.commit()
             if result.promoted:
                 flash(
                     "Your registration is updated and you now have a seat. We have emailed you the details.",
@@ -186,7 +207,9 @@ def cancel(token: str):
         try:
             service.cancel_registration(registration.id)
         except RegistrationClosed:
+            db.session.rollback()
             return redirect(url_for(".manage", token=token), code=303)
+        db.session.commit()
         flash("Your registration is cancelled. We have emailed you a confirmation.", "success")
         return redirect(url_for(".manage", token=token), code=303)
     return render_template(
@@ -206,6 +229,7 @@ def lost_link():
     form = LostLinkForm()
     if form.validate_on_submit():
         service.send_manage_links(form.email.data)
+        db.session.commit()
         session[LOST_LINK_KEY] = form.email.data
         return redirect(url_for(".link_sent"), code=303)
     return render_template("registration/lost_link.html", form=form)
@@ -237,6 +261,7 @@ def _invalid_manage_link(exc: InvalidManageToken):
 
 @bp.errorhandler(RegistrationBusy)
 def _busy(exc):
+    db.session.rollback()
     return _busy_response()
 
 
@@ -244,7 +269,7 @@ def _busy(exc):
 def _database_busy(exc: OperationalError):
     # Defensive: lock contention outside the service's own handling is still "busy", never a 500.
     db.session.rollback()
-    if not service.is_lock_contention(exc):
+    if not is_lock_contention(exc):
         raise exc
     return _busy_response()
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from portal.database import utcnow
 from portal.extensions import db
+from portal.links import absolute_url
 from portal.resources.models import Resource, Topic
 
 FDA_GUIDANCE = "fda-guidance"
@@ -188,10 +189,15 @@ def group_resources(resources: list[Resource]) -> list[Group]:
 
 
 def resource_href(resource: Resource, external: bool = False) -> str:
-    """Where a mention of the resource should point: its own address, or its entry on /resources."""
+    """Where a mention of the resource should point: its own address, or its entry on /resources.
+
+    `external=True` gives an absolute link (emails, feeds) that works outside a request too.
+    """
     if resource.url:
         return resource.url
-    return url_for("pages.resources", _anchor=resource.slug, _external=external)
+    if external:
+        return absolute_url("pages.resources", _anchor=resource.slug)
+    return url_for("pages.resources", _anchor=resource.slug)
 
 
 # --- Filters -----------------------------------------------------------------

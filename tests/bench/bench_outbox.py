@@ -1,7 +1,7 @@
 """Outbox delivery of 5,000 rendered emails through the real worker, against plain smtplib.
 
 Candidate: the emails are queued into the outbox (PostgreSQL) in a few
-transactions, then `dispatch_committed_emails()` hands their ids to a Celery
+transactions, then `publish_committed_tasks()` hands their ids to a Celery
 worker subprocess over Redis, which claims, builds, sends and records them.
 The clock runs from dispatch until the sink has every message and every row is
 marked sent.
@@ -185,7 +185,7 @@ def measure_outbox(sink: Sink, worker, ids: list[int]) -> float:
     """Messages per second, from dispatch until every row is delivered and marked sent."""
     from portal.extensions import db
     from portal.mail.models import EmailStatus, OutgoingEmail
-    from portal.mail.outbox import dispatch_committed_emails
+    from portal.celery_app import publish_committed_tasks
 
     this_round = OutgoingEmail.id.between(ids[0], ids[-1])
     sent = select(func.count()).select_from(OutgoingEmail).where(
@@ -194,7 +194,7 @@ def measure_outbox(sink: Sink, worker, ids: list[int]) -> float:
     try:
         sink.reset()
         started = time.perf_counter()
-        dispatch_committed_emails()
+        publish_committed_tasks()
         # Watch the sink (shared memory) first: polling the database while the
         # worker runs would take CPU from it.
         sink.wait_for(len(ids), timeout=WAIT_SECONDS)

@@ -3,7 +3,7 @@ import pytest
 
 from portal.extensions import db
 from portal.mail.models import EmailStatus
-from portal.mail.outbox import dispatch_committed_emails
+from portal.celery_app import publish_committed_tasks
 from tests.mail.helpers import GENEROUS, queue_test_email, row_state, wait_for_more_sweeps, wait_for_status
 
 
@@ -19,7 +19,7 @@ def test_email_committed_while_redis_is_down_is_delivered_once_by_the_sweeper_wh
         row = queue_test_email()
         db.session.commit()
         email_id = row.id
-        dispatch_committed_emails()  # the broker refuses; this must neither raise nor hang
+        publish_committed_tasks()  # the broker refuses; this must neither raise nor hang
     state = row_state(app, email_id)
     assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 0)
 

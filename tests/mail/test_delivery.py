@@ -7,9 +7,10 @@ from sqlalchemy import update
 
 from portal.database import utcnow
 from portal.extensions import db
-from portal.mail.delivery import deliver_emails, due_email_ids, sweep_outbox
+from portal.mail.delivery import due_email_ids
+from portal.mail.tasks import deliver_emails, sweep_outbox
 from portal.mail.models import EmailStatus, OutgoingEmail
-from portal.mail.outbox import dispatch_committed_emails
+from portal.celery_app import publish_committed_tasks
 from tests.mail.helpers import (
     GENEROUS,
     queue_test_email,
@@ -25,7 +26,7 @@ def queue_and_dispatch(app, **kwargs) -> int:
     with app.test_request_context():
         email_id = queue_test_email(**kwargs).id
         db.session.commit()
-        dispatch_committed_emails()
+        publish_committed_tasks()
     return email_id
 
 
@@ -87,7 +88,7 @@ def test_permanent_smtp_failure_is_recorded_and_never_retried(
 def test_same_id_dispatched_five_times_at_once_is_delivered_once(
     smtp_env, smtp_server, make_app, four_process_worker
 ):
-    from worker.tasks import deliver_emails as deliver_task
+    from portal.mail.tasks import deliver_emails as deliver_task
 
     app = make_app()
     email_id = queue_committed(app)
@@ -183,7 +184,7 @@ def test_unreachable_server_reschedules_the_whole_batch(portal_env, make_app):
     app = make_app()
     ids = [queue_committed(app, to=f"person{n}@example.org") for n in range(3)]
     with app.app_context():
-        assert deliver_emails(ids) == {"sent": 0, "retry": 3, "failed": 0, "released": 0}
+        assert deliver_emails(ids) == {"sent": 0, "retry": 3, "failed": 0, "withheld": 0, "released": 0}
     for email_id in ids:
         state = row_state(app, email_id)
         assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 1)

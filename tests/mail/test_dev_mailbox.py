@@ -6,8 +6,8 @@ import pytest
 
 from portal.extensions import db
 from portal.mail import Attachment
-from portal.mail.delivery import deliver_emails
-from portal.mail.outbox import dispatch_committed_emails
+from portal.mail.tasks import deliver_emails
+from portal.celery_app import publish_committed_tasks
 from tests.mail.helpers import GENEROUS, PNG, queue_test_email
 from tests.support.smtp import free_port
 from tests.support.wait import wait_until
@@ -33,7 +33,7 @@ def test_worker_delivers_into_the_dev_maildir_on_the_embedded_default(embedded_a
     with embedded_app.test_request_context():
         queue_test_email()
         db.session.commit()
-        dispatch_committed_emails()
+        publish_committed_tasks()
     wait_until(lambda: len(dev_maildir(embedded_app)) == 1, timeout=GENEROUS, interval=0.1,
                message="one message in the dev Maildir")
     raw = dev_maildir(embedded_app).get_bytes(only_key(embedded_app))

@@ -4,7 +4,8 @@ from sqlalchemy import update
 from portal.database import utcnow
 from portal.extensions import db
 from portal.mail import Attachment
-from portal.mail.delivery import build_message, deliver_emails, message_bytes
+from portal.mail.delivery import build_message, message_bytes
+from portal.mail.tasks import deliver_emails
 from portal.mail.models import EmailStatus, OutgoingEmail
 from tests.mail.helpers import PDF, PNG, queue_test_email, row_state
 

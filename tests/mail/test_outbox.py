@@ -3,10 +3,11 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.mail import Attachment, InvalidEmailError, email
+from portal.celery_app import publish_committed_tasks
+from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
 from portal.mail.models import EmailStatus, OutgoingEmail
-from portal.mail.outbox import dispatch_committed_emails
-from tests.mail.helpers import GENEROUS, queue_test_email, wait_for_status
+from portal.mail.tasks import deliver_emails
+from tests.mail.helpers import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
 
 
 def test_queued_email_is_written_in_the_callers_transaction(app):
@@ -25,14 +26,59 @@ def test_queued_email_is_written_in_the_callers_transaction(app):
 def test_email_decorator_queues_the_context_it_returns(app):
     @email("test_message")
     def send_test_message(person):
-        return {"name": person, "headers": {"X-Portal-Test": "yes"}}
+        return {"name": person}
 
     with app.app_context():
         row = send_test_message("Grace", to="grace@example.org")
         db.session.commit()
         stored = db.session.get(OutgoingEmail, row.id)
         assert (stored.to_address, stored.subject) == ("grace@example.org", "A test message for Grace")
-        assert stored.headers == {"X-Portal-Test": "yes"}
+        assert (stored.headers, stored.cause_kind, stored.cause_id) == ({}, None, None)
+
+
+def test_headers_attachments_and_cause_travel_beside_the_context(app):
+    @email("test_message")
+    def send_test_message(person):
+        # A context key called "headers" is just template data, never a header.
+        return EmailContent(
+            {"name": person, "headers": {"X-Not-A-Header": "1"}},
+            attachments=[Attachment("agenda.pdf", "application/pdf", PDF)],
+            headers={"List-Id": "Portal news <news.portal.localhost>"},
+            cause=Cause("subscriber", 7),
+        )
+
+    with app.app_context():
+        row = send_test_message(
+            "Grace", to="grace@example.org", headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        )
+        db.session.commit()
+        stored = db.session.get(OutgoingEmail, row.id)
+        assert stored.headers == {
+            "List-Id": "Portal news <news.portal.localhost>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        assert [a.filename for a in stored.attachments] == ["agenda.pdf"]
+        assert (stored.cause_kind, stored.cause_id) == ("subscriber", 7)
+
+
+def test_a_send_time_check_withholds_a_queued_message(smtp_env, smtp_server, make_app, monkeypatch):
+    monkeypatch.setattr(delivery, "_WITHHOLD_CHECKS", {})
+    gone = set()
+
+    @email("test_message", withhold_if=lambda row: "unsubscribed after queueing" if row.to_address in gone else None)
+    def send_test_message(person):
+        return {"name": person}
+
+    app = make_app()
+    with app.app_context():
+        kept = send_test_message("Ada", to="ada@example.org").id
+        withheld = send_test_message("Eve", to="eve@example.org").id
+        db.session.commit()
+        gone.add("eve@example.org")
+        assert deliver_emails([kept, withheld])["withheld"] == 1
+    assert [m.recipients for m in smtp_server.messages] == [["ada@example.org"]]
+    state = row_state(app, withheld)
+    assert (state.status, state.last_error) == (EmailStatus.WITHHELD.value, "unsubscribed after queueing")
 
 
 def test_real_worker_delivers_outbox_email_over_smtp(smtp_env, smtp_server, make_app, celery_worker):
@@ -41,7 +87,7 @@ def test_real_worker_delivers_outbox_email_over_smtp(smtp_env, smtp_server, make
         row = queue_test_email()
         db.session.commit()
         email_id = row.id
-        dispatch_committed_emails()
+        publish_committed_tasks()
     received = smtp_server.wait_for(1, timeout=GENEROUS)
     assert received[0].recipients == ["ada@example.org"]
     assert received[0].message["Subject"] == "A test message for Ada"

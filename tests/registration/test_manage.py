@@ -11,7 +11,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from portal.registration.models import Event, Registration
-from portal.registration.tokens import MANAGE_LINK_SALT, manage_payload
+from portal.registration.tokens import MANAGE_LINK_PURPOSE
 from tests.conftest import csrf_token_from
 from tests.registration.conftest import manage_path, new_event, outbox, page_text, register, registrations
 
@@ -64,16 +64,16 @@ def test_expired_link_gets_a_410_page(m_app):
         def get_timestamp(self):
             return int(time.time()) - 61 * 24 * 3600
 
-    old = URLSafeTimedSerializer(m_app.config["SECRET_KEY"], salt=MANAGE_LINK_SALT, signer=SixtyOneDaysAgo)
-    token = old.dumps(manage_payload(registration.code, registration.token_version))
+    old = URLSafeTimedSerializer(m_app.config["SECRET_KEY"], salt=MANAGE_LINK_PURPOSE, signer=SixtyOneDaysAgo)
+    token = old.dumps([registration.code, registration.token_version])
     response = m_app.test_client().get(f"/manage/{token}")
     assert response.status_code == 410
     assert "This link has expired" in page_text(response)
 
 
 def test_link_for_an_unknown_registration_gets_a_404_page(m_app):
-    serializer = URLSafeTimedSerializer(m_app.config["SECRET_KEY"], salt=MANAGE_LINK_SALT)
-    response = m_app.test_client().get(f"/manage/{serializer.dumps(manage_payload('ZZZZZZZZ', 1))}")
+    serializer = URLSafeTimedSerializer(m_app.config["SECRET_KEY"], salt=MANAGE_LINK_PURPOSE)
+    response = m_app.test_client().get(f"/manage/{serializer.dumps(['ZZZZZZZZ', 1])}")
     assert response.status_code == 404
     assert "We could not find this registration" in page_text(response)
 
@@ -83,7 +83,7 @@ def test_link_signed_for_another_purpose_is_refused(m_app):
     registered(m_app, slug)
     registration = registrations(m_app, slug)[0]
     other = URLSafeTimedSerializer(m_app.config["SECRET_KEY"], salt="some-other-purpose")
-    response = m_app.test_client().get(f"/manage/{other.dumps(manage_payload(registration.code, 1))}")
+    response = m_app.test_client().get(f"/manage/{other.dumps([registration.code, 1])}")
     assert response.status_code == 400
 
 

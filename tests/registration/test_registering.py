@@ -118,6 +118,7 @@ def test_cancelled_registration_frees_the_address_for_a_new_one(reg_app):
     register(client, slug, email="ada@example.org")
     with reg_app.app_context():
         cancel_registration(registrations(reg_app, slug)[0].id)
+        db.session.commit()
     register(client, slug, email="Ada@example.org")
     assert [r.status for r in registrations(reg_app, slug)] == ["cancelled", "confirmed"]
 

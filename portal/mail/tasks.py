@@ -1,0 +1,52 @@
+"""Mail tasks: deliver outbox rows, and sweep up what was not delivered.
+
+Tasks take ids and call the delivery service; they own the transactions
+(the claim is committed before any SMTP traffic, the outcome after).
+"""
+from celery import shared_task
+
+from portal.celery_app import publish
+from portal.extensions import db
+from portal.mail import delivery
+
+# Ids per delivery task: each task is one claim, one SMTP session and one
+# commit of outcomes, so bigger batches cost less per message; a worker that
+# dies mid-batch means at most this many messages are sent twice.
+DELIVERY_BATCH = 100
+
+
+@shared_task(name="portal.deliver_emails")
+def deliver_emails(email_ids: list[int]) -> dict:
+    """Send the due rows among `email_ids`; a longer list is fanned out to other workers first."""
+    for start in range(DELIVERY_BATCH, len(email_ids), DELIVERY_BATCH):
+        publish(deliver_emails, email_ids[start : start + DELIVERY_BATCH])
+    claimed = delivery.claim_emails(email_ids[:DELIVERY_BATCH])
+    # The claim must be visible to every other worker before any SMTP traffic.
+    db.session.commit()
+    if not claimed:
+        return delivery.BatchOutcome().counts()
+    try:
+        outcome = delivery.deliver_claimed(claimed)
+    finally:
+        # Also when the batch stopped on an unexpected error: the service has
+        # recorded what the server accepted, and it must be committed, or it is
+        # sent again once the lease expires.
+        db.session.commit()
+    if outcome.released:
+        publish(deliver_emails, outcome.released)
+    return outcome.counts()
+
+
+@shared_task(name="portal.sweep_outbox")
+def sweep_outbox() -> int:
+    """Re-publish due and abandoned rows (beat); returns how many ids were handed to the broker."""
+    delivery.give_up_on_abandoned_rows()
+    ids = delivery.due_email_ids()
+    db.session.commit()
+    published = 0
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        chunk = ids[start : start + DELIVERY_BATCH]
+        if not publish(deliver_emails, chunk):
+            break
+        published += len(chunk)
+    return published
