@@ -5,28 +5,16 @@ SQLite and the filesystem broker; PORTAL_TEST_BACKEND=services uses
 PostgreSQL and Redis. Each test gets its own app and a fresh database cloned
 from a template built once per run.
 """
-import itertools
-import os
-import re
 import shutil
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis as redis_lib
-from sqlalchemy.engine import make_url
 
+from tests.support.database import BACKEND, RUN_ID, TEST_REDIS_URL, next_database_number, pg_admin_execute, pg_url
 from tests.support.smtp import SMTPServer
+from tests.support.web import csrf_token_from
 from tests.support.worker import start_beat, start_worker
-
-BACKEND = os.environ.get("PORTAL_TEST_BACKEND", "embedded")
-assert BACKEND in {"embedded", "services"}, f"unknown PORTAL_TEST_BACKEND {BACKEND!r}"
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-RUN_ID = uuid.uuid4().hex[:8]
-_counter = itertools.count()
-
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `services` need PostgreSQL and Redis: only the services pass runs them."""
@@ -37,15 +25,6 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
-
-
-def pg_url(dbname: str) -> str:
-    return str(make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=dbname).render_as_string(hide_password=False))
-
-
-def pg_admin_execute(sql: str) -> None:
-    with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def base_env(instance: Path, database_url: str) -> dict:
@@ -94,7 +73,7 @@ def template_database(tmp_path_factory):
 @pytest.fixture
 def database_url(template_database, tmp_path):
     if BACKEND == "services":
-        name = f"portal_t_{RUN_ID}_{next(_counter)}"
+        name = f"portal_t_{RUN_ID}_{next_database_number()}"
         pg_admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"')
         yield pg_url(name)
         pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -149,6 +128,22 @@ def client(app):
 
 
 @pytest.fixture
+def make_event(app):
+    """`make_event(day_capacity=2)`: a committed, open two-day event in `app`; returns its slug."""
+    from tests.support.registration import new_event
+
+    return lambda **kwargs: new_event(app, **kwargs)
+
+
+@pytest.fixture
+def make_registration(app):
+    """`make_registration(slug, email="x@example.org", days="1")`: registered through the service."""
+    from tests.support.registration import add_registration
+
+    return lambda slug, **fields: add_registration(app, slug, **fields)
+
+
+@pytest.fixture
 def seeded(app):
     """The app with the resource catalog from resources.json loaded."""
     from portal.extensions import db
@@ -188,15 +183,6 @@ def celery_beat(portal_env, tmp_path):
     beat = start_beat(portal_env, tmp_path)
     yield beat
     beat.stop()
-
-
-_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_token_from(html: str) -> str:
-    match = _CSRF_RE.search(html)
-    assert match, "no csrf_token field in the page"
-    return match.group(1)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def test_wrong_method_gets_405_page_not_500(client):
 
 
 def test_dev_mailbox_exists_only_on_embedded_default(make_app, portal_env):
-    from tests.conftest import BACKEND
+    from tests.support.database import BACKEND
 
     response = make_app().test_client().get("/dev/mail/")
     assert response.status_code == (200 if BACKEND == "embedded" else 404)

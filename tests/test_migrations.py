@@ -8,7 +8,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from portal.extensions import db
-from tests.conftest import BACKEND, RUN_ID, pg_admin_execute, pg_url
+from tests.support.database import BACKEND, RUN_ID, pg_admin_execute, pg_url
 
 
 @pytest.fixture

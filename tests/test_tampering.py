@@ -6,7 +6,7 @@ import pytest
 from portal.extensions import db
 from portal.registration.demo import seed_demo_event
 from portal.resources.service import seed_resources
-from tests.conftest import csrf_token_from
+from tests.support.web import csrf_token_from
 
 HOSTILE_VALUES = [
     "x" * 5000,

@@ -9,7 +9,6 @@ exists if and only if the change that caused it was committed. If the broker
 is down at that moment the row simply stays queued and the outbox sweeper
 sends it later.
 """
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid
@@ -26,7 +25,6 @@ from portal.mail.render import render_email
 from portal.mail.tasks import deliver_emails
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

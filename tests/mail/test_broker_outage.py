@@ -4,7 +4,7 @@ import pytest
 from portal.extensions import db
 from portal.mail.models import EmailStatus
 from portal.celery_app import publish_committed_tasks
-from tests.mail.helpers import GENEROUS, queue_test_email, row_state, wait_for_more_sweeps, wait_for_status
+from tests.support.mail import GENEROUS, queue_test_email, row_state, wait_for_more_sweeps, wait_for_status
 
 
 @pytest.mark.services

@@ -11,7 +11,7 @@ from portal.mail.delivery import due_email_ids
 from portal.mail.tasks import deliver_emails, sweep_outbox
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.celery_app import publish_committed_tasks
-from tests.mail.helpers import (
+from tests.support.mail import (
     GENEROUS,
     queue_test_email,
     row_state,

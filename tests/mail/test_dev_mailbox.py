@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.mail import Attachment
 from portal.mail.tasks import deliver_emails
 from portal.celery_app import publish_committed_tasks
-from tests.mail.helpers import GENEROUS, PNG, queue_test_email
+from tests.support.mail import GENEROUS, PNG, queue_test_email
 from tests.support.smtp import free_port
 from tests.support.wait import wait_until
 

@@ -7,7 +7,7 @@ from portal.mail import Attachment
 from portal.mail.delivery import build_message, message_bytes
 from portal.mail.tasks import deliver_emails
 from portal.mail.models import EmailStatus, OutgoingEmail
-from tests.mail.helpers import PDF, PNG, queue_test_email, row_state
+from tests.support.mail import PDF, PNG, queue_test_email, row_state
 
 
 def queue_with_attachments(name="Ada"):

@@ -7,7 +7,7 @@ from portal.celery_app import publish_committed_tasks
 from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.tasks import deliver_emails
-from tests.mail.helpers import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
+from tests.support.mail import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
 
 
 def test_queued_email_is_written_in_the_callers_transaction(app):

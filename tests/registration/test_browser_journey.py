@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.registration.demo import seed_demo_event
-from tests.registration.conftest import registrations
+from tests.support.registration import registrations
 
 MANAGE_LINK = re.compile(r"(https?://\S+/manage/[A-Za-z0-9_.\-]+)")
 

@@ -12,16 +12,9 @@ from portal.extensions import db
 from portal.registration import service
 from portal.registration.errors import RegistrationBusy
 from portal.registration.models import Event
-from tests.conftest import csrf_token_from
-from tests.registration.conftest import (
-    VALID_FORM,
-    new_event,
-    outbox,
-    page_text,
-    register,
-    registrations,
-    status_counts,
-)
+from tests.support.mail import outbox
+from tests.support.registration import VALID_FORM, new_event, register, registrations, status_counts
+from tests.support.web import csrf_token_from, page_text
 
 RACERS = 50
 LAST_SEATS = 10

@@ -9,8 +9,8 @@ from PIL import Image
 
 from portal.extensions import db
 from portal.registration.demo import seed_demo_event
-from tests.conftest import csrf_token_from
-from tests.registration.conftest import manage_path, register, registrations
+from tests.support.registration import manage_path, register, registrations
+from tests.support.web import csrf_token_from
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -7,7 +7,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.registration.demo import next_summit_first_day, seed_demo_event
 from portal.registration.models import Event
-from tests.registration.conftest import page_text
+from tests.support.web import page_text
 
 
 def test_summit_is_on_the_next_september_23_still_ahead():

@@ -4,8 +4,9 @@ from datetime import timedelta
 import pytest
 
 from portal.database import utcnow
-from tests.conftest import csrf_token_from
-from tests.registration.conftest import VALID_FORM, new_event, outbox, page_text, register, registrations
+from tests.support.mail import outbox
+from tests.support.registration import VALID_FORM, new_event, register, registrations
+from tests.support.web import csrf_token_from, page_text
 
 SCRIPT = "<script>alert(1)</script>"
 

@@ -12,8 +12,9 @@ from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from portal.registration.models import Event, Registration
 from portal.registration.tokens import MANAGE_LINK_PURPOSE
-from tests.conftest import csrf_token_from
-from tests.registration.conftest import manage_path, new_event, outbox, page_text, register, registrations
+from tests.support.mail import outbox
+from tests.support.registration import manage_path, new_event, register, registrations
+from tests.support.web import csrf_token_from, page_text
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ import pytest
 from portal.extensions import db
 from portal.mail.delivery import build_message
 from portal.mail.models import OutgoingEmail
-from tests.registration.conftest import new_event, outbox, page_text, register, registrations, status_counts
+from tests.support.mail import outbox
+from tests.support.registration import new_event, register, registrations, status_counts
+from tests.support.web import page_text
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@ import pytest
 
 from portal.extensions import db
 from portal.registration import service
-from tests.registration.conftest import manage_path, new_event, outbox, register, registrations
-from tests.conftest import csrf_token_from
+from tests.support.mail import outbox
+from tests.support.registration import manage_path, new_event, register, registrations
+from tests.support.web import csrf_token_from
 
 
 @pytest.fixture

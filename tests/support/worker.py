@@ -9,12 +9,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+PORTAL_CELERY_APP = "worker.app:celery_app"
+
+
 class CeleryProcess:
-    def __init__(self, env: dict, log_path: Path, *args: str):
+    def __init__(self, env: dict, log_path: Path, *args: str, app: str = PORTAL_CELERY_APP):
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *args],
+            [sys.executable, "-m", "celery", "-A", app, *args],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=self.log,
@@ -52,11 +55,11 @@ class CeleryProcess:
         self.log.close()
 
 
-def start_worker(env: dict, log_dir: Path, concurrency: int = 2) -> CeleryProcess:
+def start_worker(env: dict, log_dir: Path, concurrency: int = 2, app: str = PORTAL_CELERY_APP) -> CeleryProcess:
     worker = CeleryProcess(
         env, log_dir / "worker.log", "worker", "--loglevel=INFO", "-Q", "mail,portal",
         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", app=app,
     )
     _wait_or_stop(worker, "ready.")
     return worker

@@ -4,6 +4,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
 from portal.extensions import db
 from portal.mail import queue_email
 from portal.mail.models import EmailStatus, OutgoingEmail
@@ -66,3 +68,23 @@ def wait_for_more_sweeps(worker, sweeps: int = 2) -> None:
     """Let the beat-scheduled sweeper run `sweeps` more times, however long that takes here."""
     start = task_successes(worker, "portal.sweep_outbox")
     wait_for_task_successes(worker, "portal.sweep_outbox", start + sweeps)
+
+
+@dataclass
+class QueuedEmail:
+    name: str
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def outbox(app, name: str | None = None) -> list[QueuedEmail]:
+    with app.app_context():
+        query = select(OutgoingEmail).order_by(OutgoingEmail.id)
+        if name:
+            query = query.where(OutgoingEmail.name == name)
+        return [
+            QueuedEmail(row.name, row.to_address, row.subject, row.body_text, row.body_html)
+            for row in db.session.scalars(query)
+        ]
