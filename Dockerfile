@@ -12,6 +12,8 @@ COPY templates ./templates
 COPY migrations ./migrations
 # Editable, so the app finds templates/ and migrations/ beside the package as in development.
 RUN pip install --no-cache-dir -e .
+# md5-named, gzipped static files and their manifest, served with far-future caching.
+RUN flask --app portal digest compile
 RUN mkdir -p /app/instance && chown portal:portal /app/instance
 USER portal
 

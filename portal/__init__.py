@@ -1,8 +1,11 @@
 """Summit Portal: event registration, resources and newsletter for a CGT society."""
 import os
+import re
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from whitenoise import WhiteNoise
 
 from portal.config import check_production_safety, load_config, uses_embedded_services
 
@@ -31,6 +34,12 @@ def create_app(overrides: dict | None = None) -> Flask:
             "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
         )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _serve_static_files(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Only then do X-Forwarded-For/-Proto/-Host decide the client address (and so
+        # the rate limits), the scheme and the host; without a proxy they are forgeable.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
     from portal import database, security
     from portal.celery_app import celery_init_app
@@ -58,6 +67,33 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _register_domain_models()
     return app
+
+
+# `flask --app portal digest compile` (the Docker build runs it) writes an md5-named,
+# gzipped copy of every static file and a manifest; static_url_for then links to those.
+_DIGESTED = re.compile(r"-[0-9a-f]{32}\.[^/]+$")
+
+
+def _serve_static_files(app: Flask) -> None:
+    """WhiteNoise serves /static: gzip when the client takes it, and far-future caching for digested names."""
+    from portal.extensions import static_digest
+
+    static_digest.init_app(app)
+
+    def security_headers(headers, path, url):
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+
+    app.wsgi_app = WhiteNoise(
+        app.wsgi_app,
+        root=app.static_folder,
+        prefix=app.static_url_path,
+        max_age=300,
+        # A digested name changes whenever the content does, so it may be cached for good.
+        immutable_file_test=lambda path, url: bool(_DIGESTED.search(url)),
+        add_headers_function=security_headers,
+        autorefresh=app.debug,
+    )
 
 
 def _register_domain_models() -> None:

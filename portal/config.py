@@ -24,6 +24,26 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _count(name: str, value: str | None) -> int:
+    if value is None or value.strip() == "":
+        return 0
+    if not value.strip().isdigit():
+        raise ConfigError(f"{name} must be a whole number of proxy hops (0 when nothing is in front), not {value!r}.")
+    return int(value)
+
+
+def _rate_limit(name: str, value: str | None, default: str) -> str:
+    """A Flask-Limiter limit string like "10 per minute;60 per hour", checked at start-up."""
+    from limits import parse_many
+
+    value = (value or "").strip() or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit like '10 per minute;60 per hour'.") from None
+    return value
+
+
 def load_config(instance_path: str, environ: dict | None = None) -> dict:
     """Build the Flask config dict from the environment (or the given mapping)."""
     env = os.environ if environ is None else environ
@@ -54,7 +74,10 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 30),
         # The outbox decides where mail goes (SMTP or the dev mailbox), also under TESTING.
         "MAIL_SUPPRESS_SEND": False,
-        "PORTAL_BASE_URL": (env.get("PORTAL_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Unset: links follow the host and port the request came to (see portal.links).
+        "PORTAL_BASE_URL": (env.get("PORTAL_BASE_URL") or "").strip().rstrip("/"),
+        # Proxy hops in front of the portal whose X-Forwarded-* headers are believed (ProxyFix).
+        "TRUSTED_PROXIES": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),
         "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS") or 30),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS") or 10),
         "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS") or 30),
@@ -66,8 +89,12 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "portal-ratelimit",
         # Policy Summit registration (portal/registration). Per-IP limits on the public forms.
-        "REGISTRATION_RATE_LIMIT": "10 per minute;60 per hour",
-        "REGISTRATION_LOST_LINK_RATE_LIMIT": "5 per minute;20 per hour",
+        "REGISTRATION_RATE_LIMIT": _rate_limit(
+            "REGISTRATION_RATE_LIMIT", env.get("REGISTRATION_RATE_LIMIT"), "10 per minute;60 per hour"
+        ),
+        "REGISTRATION_LOST_LINK_RATE_LIMIT": _rate_limit(
+            "REGISTRATION_LOST_LINK_RATE_LIMIT", env.get("REGISTRATION_LOST_LINK_RATE_LIMIT"), "5 per minute;20 per hour"
+        ),
         # How long a request waits for the event's capacity lock before the visitor
         # gets the "busy, try again" page (PostgreSQL lock_timeout).
         "REGISTRATION_LOCK_TIMEOUT_MS": 3000,

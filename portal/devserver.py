@@ -15,9 +15,10 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 
-def _celery(*args: str) -> subprocess.Popen:
+def _celery(*args: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *args],
+        env=env,
         start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
     )
 
@@ -42,10 +43,12 @@ def dev_command(host: str, port: int) -> None:
     """Run the web server with a Celery worker and beat until Ctrl-C."""
     app = current_app._get_current_object()
     schedule = os.path.join(app.instance_path, "celerybeat-schedule")
+    # Pages follow the address they are served on; a task that builds a link gets the same one.
+    env = {**os.environ, "PORTAL_BASE_URL": app.config["PORTAL_BASE_URL"] or f"http://{host}:{port}"}
     children = [
         _celery("worker", "--loglevel=INFO", "-Q", "mail,portal", "--concurrency=2", "--without-gossip",
-                "--without-mingle", "--without-heartbeat"),
-        _celery("beat", "--loglevel=INFO", "-s", schedule),
+                "--without-mingle", "--without-heartbeat", env=env),
+        _celery("beat", "--loglevel=INFO", "-s", schedule, env=env),
     ]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"\n  Summit Portal: http://{host}:{port}/")

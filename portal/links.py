@@ -1,16 +1,29 @@
 """Absolute links for emails, calendar files and feeds.
 
-Built from PORTAL_BASE_URL rather than from the request, so the same call
-works in a request, a CLI command and a Celery task, and an email never
-carries whatever Host header a visitor sent.
+Built from PORTAL_BASE_URL, so the same call works in a request, a CLI
+command and a Celery task. When PORTAL_BASE_URL is unset (development), a
+request's own scheme, host and port are used — the forwarded ones only when
+TRUSTED_PROXIES says a proxy is in front — and outside a request the
+development address.
 """
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, has_request_context, request
+
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def base_url() -> str:
+    configured = current_app.config["PORTAL_BASE_URL"]
+    if configured:
+        return configured
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return DEVELOPMENT_BASE_URL
 
 
 def absolute_url(endpoint: str, _anchor: str | None = None, **values) -> str:
-    base = urlsplit(current_app.config["PORTAL_BASE_URL"])
+    base = urlsplit(base_url())
     adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
     url = adapter.build(endpoint, values, force_external=True)
     return f"{url}#{_anchor}" if _anchor else url
@@ -18,4 +31,4 @@ def absolute_url(endpoint: str, _anchor: str | None = None, **values) -> str:
 
 def portal_host() -> str:
     """The portal's host name, for Message-IDs, calendar UIDs and inline-image ids."""
-    return urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal.localhost"
+    return urlsplit(base_url()).hostname or "portal.localhost"

@@ -28,7 +28,7 @@ def test_postgres_urls_use_the_psycopg_driver(tmp_path):
 def test_every_variable_in_env_example_is_read_by_the_app():
     documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     read = set(re.findall(r'env\.get\("([A-Z_]+)"\)', (ROOT / "portal" / "config.py").read_text()))
-    read |= {"PORTAL_INSTANCE_PATH", "PORTAL_CONTENT_DIR"}
+    read |= {"PORTAL_INSTANCE_PATH", "PORTAL_CATALOG_FILE"}
     assert documented == read
 
 

@@ -1,12 +1,18 @@
 """Administrator accounts."""
 import secrets
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from portal.admin.models import AdminUser
 from portal.extensions import db
 
 DEMO_ADMIN_EMAIL = "admin@portal.localhost"
+MIN_PASSWORD_LENGTH = 12
+
+
+class AdminAccountError(Exception):
+    """The account cannot be created as asked; the message says why."""
 
 
 def find_admin(email: str) -> AdminUser | None:
@@ -22,3 +28,20 @@ def ensure_demo_admin() -> tuple[AdminUser, str | None]:
     admin.set_password(password)
     db.session.add(admin)
     return admin, password
+
+
+def create_admin(email: str, password: str) -> AdminUser:
+    """A new administrator with an argon2id password hash; the caller commits."""
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise AdminAccountError(f"not a valid email address: {exc}") from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AdminAccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if find_admin(email) is not None:
+        raise AdminAccountError(f"an admin account for {email} exists already")
+    admin = AdminUser(email=email)
+    admin.set_password(password)
+    db.session.add(admin)
+    db.session.flush()
+    return admin

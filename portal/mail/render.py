@@ -2,7 +2,9 @@
 from dataclasses import dataclass
 
 import css_inline
-from flask import current_app, render_template
+from flask import render_template
+
+from portal.links import base_url
 
 _inliner = None
 
@@ -18,12 +20,13 @@ def _inline_css(html: str) -> str:
     global _inliner
     if _inliner is None:
         # Templates carry their CSS in <style>; mail clients need it on each element.
-        _inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+        # keep_at_rules keeps any @media rule in a <style> for the clients that read it.
+        _inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False, keep_at_rules=True)
     return _inliner.inline(html)
 
 
 def render_email(name: str, context: dict) -> RenderedEmail:
-    context = {"base_url": current_app.config["PORTAL_BASE_URL"], **context}
+    context = {"base_url": base_url(), **context}
     subject = render_template(f"email/{name}/subject.txt", **context)
     # A subject is one header line: collapse whatever whitespace the template produced.
     subject = " ".join(subject.split())

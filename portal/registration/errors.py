@@ -52,3 +52,11 @@ class UnknownRegistration(InvalidManageToken):
 
 class RegistrationCancelled(RegistrationError):
     """The registration was cancelled; there is nothing left to change."""
+
+
+class EventExists(RegistrationError):
+    """create-event was given a slug that is already taken."""
+
+
+class EventChangeRefused(RegistrationError):
+    """update-event would remove something registrations depend on; nothing was changed."""

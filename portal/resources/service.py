@@ -1,8 +1,8 @@
-"""Loading the catalog from resources.json, and the queries and filters the pages use.
+"""The shipped resource catalog (catalog.json beside this module), its seed, and the page queries.
 
-The catalog file lives outside the project (`PORTAL_CONTENT_DIR`, or
-`<project root>/../shared/content` by default) because the same facts feed
-other tools. Seeding is an upsert by slug, so it can run on every deploy.
+The catalog travels with the code, so a clone has everything it needs;
+PORTAL_CATALOG_FILE may point at another file of the same shape. Seeding is
+an upsert by slug, so it can run on every deploy.
 """
 import json
 import os
@@ -56,27 +56,26 @@ KIND_LABELS = {
 
 # --- Seeding -----------------------------------------------------------------
 
-def content_dir() -> Path:
-    configured = os.environ.get("PORTAL_CONTENT_DIR")
-    if configured:
-        return Path(configured)
-    project_root = Path(__file__).resolve().parents[2]
-    return project_root.parent / "shared" / "content"
+SHIPPED_CATALOG = Path(__file__).with_name("catalog.json")
+
+
+def catalog_path() -> Path:
+    return Path(os.environ.get("PORTAL_CATALOG_FILE") or SHIPPED_CATALOG)
 
 
 def load_catalog(path: Path | None = None) -> dict:
-    path = path or content_dir() / "resources.json"
+    path = path or catalog_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"Resource catalog not found at {path}; set PORTAL_CONTENT_DIR to the folder holding resources.json."
+            f"Resource catalog not found at {path}; unset PORTAL_CATALOG_FILE to use the shipped catalog."
         ) from None
     return json.loads(text)
 
 
 def seed_resources() -> dict:
-    """Create or update every topic and resource from resources.json; the caller commits.
+    """Create or update every topic and resource from the catalog; the caller commits.
 
     Returns how many resources were created and how many changed. Entries that
     disappeared from the file are kept: an admin may still link to them.

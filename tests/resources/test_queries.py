@@ -105,10 +105,17 @@ def test_kinds_are_offered_in_section_order(seeded):
     assert kinds == ["program", "foundation", "funder", "database", "fda-guidance", "oversight-policy", "journal", "society"]
 
 
+def test_every_shipped_resource_has_its_own_address():
+    catalog = service.load_catalog()
+    assert all(entry["url"].startswith(("https://", "http://")) for entry in catalog["resources"])
+
+
 def test_resource_without_address_links_to_its_entry_on_the_resources_page(seeded):
     with seeded.test_request_context():
         gtrp = by_slug("nhlbi-gtrp")
+        gtrp.url = None
         assert service.resource_href(gtrp) == "/resources#nhlbi-gtrp"
+        assert service.resource_href(gtrp, external=True) == "http://127.0.0.1:5000/resources#nhlbi-gtrp"
 
 
 def test_resource_with_address_links_to_it(seeded):

@@ -64,7 +64,21 @@ def test_external_links_open_with_noopener(seeded):
         assert "noopener" in link.attrs.get("rel", "").split(), link.attrs["href"]
 
 
+def test_every_entry_title_links_to_its_official_address(seeded):
+    document = parse(get(seeded, "/resources").get_data(as_text=True))
+    titles = [h for h in document.find_all("h3") if h.attrs.get("class") and "resource__title" in h.attrs["class"]]
+    addresses = {item["title"]: item["url"] for item in load_catalog()["resources"]}
+    linked = {squash(a.text).replace(" (external site)", ""): a.attrs["href"] for h in titles for a in h.find_all("a")}
+    assert linked == addresses
+
+
 def test_entries_without_address_are_not_links(seeded):
+    from portal.extensions import db
+    from portal.resources.models import Resource
+
+    with seeded.app_context():
+        db.session.query(Resource).filter_by(slug="nhlbi-gtrp").update({"url": None})
+        db.session.commit()
     document = parse(get(seeded, "/resources").get_data(as_text=True))
     title = next(h for h in document.find_all("h3") if "Gene Therapy Resource Program" in h.text)
     assert squash(title.text) == "Gene Therapy Resource Program (GTRP)"

@@ -16,17 +16,15 @@ def seed(app) -> dict:
 
 
 @pytest.fixture
-def content_dir(tmp_path, monkeypatch):
-    """A private copy of resources.json that a test may edit, found through PORTAL_CONTENT_DIR."""
-    folder = tmp_path / "content"
-    folder.mkdir()
-    (folder / "resources.json").write_text(json.dumps(load_catalog()), encoding="utf-8")
-    monkeypatch.setenv("PORTAL_CONTENT_DIR", str(folder))
-    return folder
+def catalog_file(tmp_path, monkeypatch):
+    """A private copy of the shipped catalog that a test may edit, found through PORTAL_CATALOG_FILE."""
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(load_catalog()), encoding="utf-8")
+    monkeypatch.setenv("PORTAL_CATALOG_FILE", str(path))
+    return path
 
 
-def edit_catalog(folder, change) -> None:
-    path = folder / "resources.json"
+def edit_catalog(path, change) -> None:
     catalog = json.loads(path.read_text(encoding="utf-8"))
     change(catalog)
     path.write_text(json.dumps(catalog), encoding="utf-8")
@@ -69,9 +67,9 @@ def test_second_seed_creates_and_updates_nothing(app):
         assert db.session.scalar(select(func.count()).select_from(Resource)) == len(load_catalog()["resources"])
 
 
-def test_seed_updates_a_changed_entry_in_place(app, content_dir):
+def test_seed_updates_a_changed_entry_in_place(app, catalog_file):
     seed(app)
-    edit_catalog(content_dir, lambda c: entry(c, "cirm").update(summary="Funds stem cell research in California."))
+    edit_catalog(catalog_file, lambda c: entry(c, "cirm").update(summary="Funds stem cell research in California."))
     assert seed(app) == {"created": 0, "updated": 1}
     with app.app_context():
         cirm = db.session.scalar(select(Resource).where(Resource.slug == "cirm"))
@@ -79,16 +77,16 @@ def test_seed_updates_a_changed_entry_in_place(app, content_dir):
         assert cirm.updated_at >= cirm.created_at
 
 
-def test_seed_replaces_the_topics_of_an_entry(app, content_dir):
+def test_seed_replaces_the_topics_of_an_entry(app, catalog_file):
     seed(app)
-    edit_catalog(content_dir, lambda c: entry(c, "nih-nextrac").update(topics=["policy", "regulatory"]))
+    edit_catalog(catalog_file, lambda c: entry(c, "nih-nextrac").update(topics=["policy", "regulatory"]))
     assert seed(app) == {"created": 0, "updated": 1}
     with app.app_context():
         nextrac = db.session.scalar(select(Resource).where(Resource.slug == "nih-nextrac"))
         assert {t.slug for t in nextrac.topics} == {"policy", "regulatory"}
 
 
-def test_seed_adds_a_new_entry_and_its_topic(app, content_dir):
+def test_seed_adds_a_new_entry_and_its_topic(app, catalog_file):
     seed(app)
 
     def add(catalog):
@@ -98,23 +96,23 @@ def test_seed_adds_a_new_entry_and_its_topic(app, content_dir):
             "year": None, "url": None, "topics": ["manufacturing"], "summary": "Added after the first seed.",
         })
 
-    edit_catalog(content_dir, add)
+    edit_catalog(catalog_file, add)
     assert seed(app) == {"created": 1, "updated": 0}
     with app.app_context():
         assert db.session.scalar(select(Topic).where(Topic.slug == "manufacturing")) is not None
 
 
-def test_seed_updates_a_changed_topic_description(app, content_dir):
+def test_seed_updates_a_changed_topic_description(app, catalog_file):
     seed(app)
-    edit_catalog(content_dir, lambda c: c["topics"].update(journals="Where the field publishes"))
+    edit_catalog(catalog_file, lambda c: c["topics"].update(journals="Where the field publishes"))
     seed(app)
     with app.app_context():
         journals = db.session.scalar(select(Topic).where(Topic.slug == "journals"))
         assert journals.description == "Where the field publishes"
 
 
-def test_seed_refuses_an_entry_naming_an_undescribed_topic(app, content_dir):
-    edit_catalog(content_dir, lambda c: entry(c, "cirm").update(topics=["astrology"]))
+def test_seed_refuses_an_entry_naming_an_undescribed_topic(app, catalog_file):
+    edit_catalog(catalog_file, lambda c: entry(c, "cirm").update(topics=["astrology"]))
     with app.app_context(), pytest.raises(ValueError, match="astrology"):
         seed_resources()
 

@@ -1,0 +1,102 @@
+"""Absolute links and client addresses: PORTAL_BASE_URL first, the request next, proxies only when trusted."""
+import pytest
+
+from tests.support.mail import outbox
+from tests.support.registration import VALID_FORM, new_event, register
+from tests.support.web import csrf_token_from
+
+FORGED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+
+
+def _manage_link_host(app) -> str:
+    [confirmation] = outbox(app, "registration_confirmed")
+    start = confirmation.text.index("/manage/")
+    return confirmation.text[confirmation.text.rindex("http", 0, start):start]
+
+
+def test_without_portal_base_url_email_links_follow_the_served_host_and_port(make_app, portal_env):
+    portal_env["PORTAL_BASE_URL"] = ""
+    app = make_app(RATELIMIT_ENABLED=False)
+    slug = new_event(app)
+    client = app.test_client()
+    served_at = "http://127.0.0.1:8123"
+    page = client.get(f"/events/{slug}/register", base_url=served_at)
+    data = {**VALID_FORM, "csrf_token": csrf_token_from(page.get_data(as_text=True))}
+    assert client.post(f"/events/{slug}/register", data=data, base_url=served_at).status_code == 303
+    assert _manage_link_host(app) == served_at
+
+
+def test_forwarded_headers_are_ignored_without_a_trusted_proxy(make_app, portal_env):
+    portal_env["PORTAL_BASE_URL"] = ""
+    app = make_app(RATELIMIT_ENABLED=False)
+    slug = new_event(app)
+    client = app.test_client()
+    client.environ_base.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in FORGED.items()})
+    register(client, slug)
+    assert _manage_link_host(app) == "http://localhost"
+
+
+def test_forwarded_scheme_and_host_are_used_behind_one_trusted_proxy(make_app, portal_env):
+    portal_env["PORTAL_BASE_URL"] = ""
+    portal_env["TRUSTED_PROXIES"] = "1"
+    app = make_app(RATELIMIT_ENABLED=False)
+    slug = new_event(app)
+    client = app.test_client()
+    client.environ_base.update({
+        "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_HOST": "summit.example.org",
+        # Over HTTPS, Flask-WTF also checks that the form came from this site.
+        "HTTP_REFERER": "https://summit.example.org/",
+    })
+    register(client, slug)
+    assert _manage_link_host(app) == "https://summit.example.org"
+
+
+def test_portal_base_url_wins_over_a_trusted_proxy(make_app, portal_env):
+    portal_env["PORTAL_BASE_URL"] = "https://register.example.org"
+    portal_env["TRUSTED_PROXIES"] = "1"
+    app = make_app(RATELIMIT_ENABLED=False)
+    slug = new_event(app)
+    client = app.test_client()
+    client.environ_base.update({"HTTP_X_FORWARDED_PROTO": "http", "HTTP_X_FORWARDED_HOST": "other.example"})
+    register(client, slug)
+    assert _manage_link_host(app) == "https://register.example.org"
+
+
+def _lost_link_posts(client, count: int, forwarded_for=None) -> list[int]:
+    token = csrf_token_from(client.get("/manage/lost-link").get_data(as_text=True))
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return [
+        client.post("/manage/lost-link", data={"csrf_token": token, "email": "x@example.org"}, headers=headers).status_code
+        for _ in range(count)
+    ]
+
+
+@pytest.fixture
+def limited_env(portal_env):
+    portal_env["REGISTRATION_LOST_LINK_RATE_LIMIT"] = "2 per minute"
+    return portal_env
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_rate_limit(limited_env, make_app):
+    client = make_app().test_client()
+    statuses = [_lost_link_posts(client, 1, forwarded_for=f"198.51.100.{n}")[0] for n in range(3)]
+    assert statuses == [303, 303, 429]
+
+
+def test_behind_one_trusted_proxy_two_clients_are_limited_separately(limited_env, make_app):
+    limited_env["TRUSTED_PROXIES"] = "1"
+    client = make_app().test_client()
+    assert _lost_link_posts(client, 3, forwarded_for="198.51.100.1") == [303, 303, 429]
+    assert _lost_link_posts(client, 2, forwarded_for="198.51.100.2") == [303, 303]
+
+
+def test_rate_limits_are_read_from_the_environment(limited_env, make_app):
+    assert make_app().config["REGISTRATION_LOST_LINK_RATE_LIMIT"] == "2 per minute"
+
+
+def test_a_malformed_rate_limit_stops_the_portal_with_one_line(limited_env, make_app):
+    from portal.config import ConfigError
+
+    limited_env["REGISTRATION_RATE_LIMIT"] = "lots"
+    with pytest.raises(ConfigError, match="REGISTRATION_RATE_LIMIT='lots' is not a rate limit"):
+        make_app()
