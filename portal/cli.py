@@ -9,11 +9,13 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from portal.extensions import db
 
 
 @click.command("seed-catalog")
+@with_appcontext
 def seed_catalog_command() -> None:
     """Load or update the shipped resource catalog (idempotent)."""
     from portal.resources.service import seed_resources
@@ -24,6 +26,7 @@ def seed_catalog_command() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """The embedded demo: the catalog, the next Policy Summit and a demo admin (idempotent)."""
     from portal.admin.service import ensure_demo_admin
@@ -57,6 +60,7 @@ def _read_event_file(path: str):
 
 @click.command("create-event")
 @click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
 def create_event_command(path: str) -> None:
     """Create an event from a TOML or JSON file (see deploy/summit.example.toml)."""
     from portal.registration import service
@@ -74,6 +78,7 @@ def create_event_command(path: str) -> None:
 
 @click.command("update-event")
 @click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
 def update_event_command(path: str) -> None:
     """Update the event the file's slug names; raised capacities promote waiting registrants."""
     from portal.registration import service
@@ -98,6 +103,7 @@ def update_event_command(path: str) -> None:
 @click.command("create-admin")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
+@with_appcontext
 def create_admin_command(email: str, password_stdin: bool) -> None:
     """Create an administrator account; the password is prompted for (or read from stdin)."""
     from portal.admin.service import AdminAccountError, create_admin
