@@ -54,11 +54,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app)
 
-    from portal import cli, errors, health, mail as mail_domain
+    from portal import cli, consent, errors, health, mail as mail_domain
     from portal.pages.views import bp as pages_bp
     from portal.registration.views import bp as registration_bp
 
     mail_domain.init_app(app)
+    consent.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(health.bp)
@@ -99,6 +100,7 @@ def _serve_static_files(app: Flask) -> None:
 def _register_domain_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     import portal.admin.models  # noqa: F401
+    import portal.consent.models  # noqa: F401
     import portal.mail.models  # noqa: F401
     import portal.registration.models  # noqa: F401
     import portal.resources.models  # noqa: F401

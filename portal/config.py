@@ -103,6 +103,11 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # Test-only switch: False skips the capacity lock so a test can prove the race
         # is real. Deliberately not read from the environment.
         "REGISTRATION_CAPACITY_LOCK": True,
+        # Cookie consent (portal/consent): raising the version asks every visitor again.
+        "CONSENT_POLICY_VERSION": (env.get("CONSENT_POLICY_VERSION") or "2026-11").strip()[:32],
+        "ANALYTICS_RATE_LIMIT": _rate_limit(
+            "ANALYTICS_RATE_LIMIT", env.get("ANALYTICS_RATE_LIMIT"), "120 per minute"
+        ),
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -59,3 +59,18 @@ def read_token(purpose: str, token: str, max_age: float) -> TokenClaims:
     ):
         raise TokenInvalid(purpose)
     return TokenClaims(subject=payload[0], version=payload[1])
+
+
+def sign_value(purpose: str, value) -> str:
+    """Sign any JSON value (e.g. a cookie's contents) for one purpose."""
+    return _serializer(current_app.config["SECRET_KEY"], purpose).dumps(value)
+
+
+def read_signed_value(purpose: str, signed: str, max_age: float):
+    """The value `sign_value` signed; raise TokenExpired or TokenInvalid."""
+    try:
+        return _serializer(current_app.config["SECRET_KEY"], purpose).loads(signed, max_age=max_age)
+    except SignatureExpired as exc:
+        raise TokenExpired(purpose) from exc
+    except BadSignature as exc:
+        raise TokenInvalid(purpose) from exc

@@ -53,6 +53,9 @@ def test_first_tab_reveals_the_skip_link_which_jumps_to_main(seeded_portal, live
 
 def test_keyboard_focus_is_visibly_outlined(seeded_portal, live_server, page):
     page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Reject all").click()  # the cookie banner comes first otherwise
+    expect(page.locator("#consent-banner")).to_be_hidden()
+    page.goto(live_server.url + "/")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     outline = page.evaluate(

@@ -49,7 +49,7 @@ def test_seed_copies_the_facts_of_an_entry(app):
         assert ggact.title == "Growing Gene and Cell Therapy (GGACT)"
         assert ggact.kind == "program"
         assert ggact.year == 2016
-        assert ggact.url is None
+        assert ggact.url == "https://www.ggact.org/"
         assert [t.slug for t in ggact.topics] == ["research-funding", "clinical-trials"]
 
 
@@ -118,6 +118,6 @@ def test_seed_refuses_an_entry_naming_an_undescribed_topic(app, catalog_file):
 
 
 def test_seed_explains_where_it_looked_when_the_catalog_is_missing(app, tmp_path, monkeypatch):
-    monkeypatch.setenv("PORTAL_CONTENT_DIR", str(tmp_path / "nowhere"))
-    with app.app_context(), pytest.raises(FileNotFoundError, match="PORTAL_CONTENT_DIR"):
+    monkeypatch.setenv("PORTAL_CATALOG_FILE", str(tmp_path / "nowhere.json"))
+    with app.app_context(), pytest.raises(FileNotFoundError, match="nowhere.json.*PORTAL_CATALOG_FILE"):
         seed_resources()

@@ -1,0 +1,125 @@
+"""Reading and recording consent, and counting page views for those who allowed it.
+
+The visitor's choice lives in a signed first-party cookie (categories, policy
+version, consent id, time); every change is also appended to the consent log
+in the caller's transaction. A cookie that is tampered with, expired or made
+for an older policy version reads as "no choice", so the visitor is asked again.
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+
+from portal.consent.models import ConsentEvent, PageView
+from portal.consent.registry import OPTIONAL
+from portal.database import utcnow
+from portal.extensions import db
+from portal.tokens import TokenError, read_signed_value, sign_value
+
+COOKIE_PURPOSE = "consent-cookie"
+COOKIE_MAX_AGE = timedelta(days=183)  # six months, then the visitor is asked again
+ACTIONS = ("accept_all", "reject_all", "custom")
+
+
+class InvalidChoice(ValueError):
+    """An action or category the banner never offers."""
+
+
+@dataclass(frozen=True)
+class ConsentChoice:
+    consent_id: str
+    granted: frozenset
+    policy_version: str
+    decided_at: datetime
+
+    def allows(self, category: str) -> bool:
+        return category == "necessary" or category in self.granted
+
+
+def read_choice(cookie_value: str | None, policy_version: str) -> ConsentChoice | None:
+    if not cookie_value:
+        return None
+    try:
+        data = read_signed_value(COOKIE_PURPOSE, cookie_value, COOKIE_MAX_AGE.total_seconds())
+    except TokenError:
+        return None
+    try:
+        choice = ConsentChoice(
+            consent_id=str(uuid.UUID(data["id"])),
+            granted=frozenset(data["granted"]) & frozenset(OPTIONAL),
+            policy_version=str(data["v"]),
+            decided_at=datetime.fromtimestamp(int(data["t"]), timezone.utc).replace(tzinfo=None),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return choice if choice.policy_version == policy_version else None
+
+
+def record_choice(
+    action: str,
+    categories,
+    *,
+    previous: ConsentChoice | None,
+    policy_version: str,
+    gpc: bool,
+    language: str,
+) -> tuple[ConsentChoice, str]:
+    """Append the decision to the log; return the choice and the signed cookie value.
+
+    A decision that takes back a category allowed before is logged as a withdrawal.
+    """
+    if action not in ACTIONS:
+        raise InvalidChoice(action)
+    categories = set(categories)
+    if not categories <= set(OPTIONAL):
+        raise InvalidChoice(", ".join(sorted(categories - set(OPTIONAL))))
+    granted = {"accept_all": set(OPTIONAL), "reject_all": set(), "custom": categories}[action]
+    logged_action = "withdraw" if previous and previous.granted - granted else action
+    now = utcnow().replace(microsecond=0)
+    choice = ConsentChoice(
+        consent_id=previous.consent_id if previous else str(uuid.uuid4()),
+        granted=frozenset(granted),
+        policy_version=policy_version,
+        decided_at=now,
+    )
+    db.session.add(
+        ConsentEvent(
+            consent_id=choice.consent_id,
+            created_at=now,
+            policy_version=policy_version,
+            granted=sorted(granted),
+            denied=sorted(set(OPTIONAL) - granted),
+            action=logged_action,
+            gpc=gpc,
+            language=language[:35],
+        )
+    )
+    db.session.flush()
+    cookie = sign_value(
+        COOKIE_PURPOSE,
+        {"id": choice.consent_id, "granted": sorted(granted), "v": policy_version,
+         "t": int(now.replace(tzinfo=timezone.utc).timestamp())},
+    )
+    return choice, cookie
+
+
+def count_page_view(path: str, referrer: str | None, new_visit: bool) -> None:
+    """Store a page view: the path without its query, the referrer's host only."""
+    path = urlsplit(path or "/").path[:512] or "/"
+    referrer_host = urlsplit(referrer).hostname if referrer else None
+    db.session.add(PageView(path=path, referrer_host=(referrer_host or None) and referrer_host[:255], new_visit=new_visit))
+    db.session.flush()
+
+
+def consent_log_rows(batch: int = 1000):
+    """Every consent event, oldest first, streamed (for exports)."""
+    yield from db.session.scalars(
+        select(ConsentEvent).order_by(ConsentEvent.id).execution_options(yield_per=batch)
+    )
+
+
+def purge_consent_log(older_than: datetime) -> int:
+    """The retention purge: the only way rows leave the log (a bulk DELETE, no ORM update)."""
+    return db.session.execute(delete(ConsentEvent).where(ConsentEvent.created_at < older_than)).rowcount
