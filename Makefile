@@ -12,7 +12,7 @@ PG_PORT ?= 5432
 REDIS_PORT ?= 6379
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-embedded test-services bench install services chromium clean help
+.PHONY: run test test-embedded test-services bench install services chromium node-tools clean help
 
 help:
 	@echo "make run    install, migrate, seed the demo and start portal + worker + beat (embedded default)"
@@ -39,6 +39,17 @@ chromium: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ]; then echo "Installing Chromium for the browser tests"; fi
 	@[ -x /usr/bin/chromium ] || { [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# axe-core for the accessibility checks in Chromium (package.json); Debian's npm if there is none.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Installing npm for the browser test tools"; \
+	  [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --silent
+	@touch $(NODE_STAMP)
+
+node-tools: $(NODE_STAMP)
 
 # Reuse PostgreSQL and Redis when they answer; otherwise install (Debian packages) and start them.
 services: $(STAMP)
@@ -86,7 +97,7 @@ run: $(STAMP)
 	$(BIN)/flask --app portal seed-demo
 	$(BIN)/flask --app portal dev
 
-test: $(STAMP) services chromium
+test: $(STAMP) services chromium node-tools
 	@status=0; \
 	echo "=== Test pass 1/2: embedded default (SQLite, filesystem broker) ==="; \
 	PORTAL_TEST_BACKEND=embedded $(BIN)/pytest || status=1; \
@@ -94,10 +105,10 @@ test: $(STAMP) services chromium
 	PORTAL_TEST_BACKEND=services TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/pytest || status=1; \
 	exit $$status
 
-test-embedded: $(STAMP) chromium
+test-embedded: $(STAMP) chromium node-tools
 	PORTAL_TEST_BACKEND=embedded $(BIN)/pytest
 
-test-services: $(STAMP) services chromium
+test-services: $(STAMP) services chromium node-tools
 	PORTAL_TEST_BACKEND=services TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/pytest
 
 bench: $(STAMP) services
@@ -105,4 +116,4 @@ bench: $(STAMP) services
 	BENCH_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from portal.consent.models import ConsentEvent, PageView
 from portal.consent.registry import OPTIONAL
@@ -84,8 +84,9 @@ def record_choice(
         policy_version=policy_version,
         decided_at=now,
     )
-    db.session.add(
-        ConsentEvent(
+    # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
+    db.session.execute(
+        insert(ConsentEvent).values(
             consent_id=choice.consent_id,
             created_at=now,
             policy_version=policy_version,
@@ -96,7 +97,6 @@ def record_choice(
             language=language[:35],
         )
     )
-    db.session.flush()
     cookie = sign_value(
         COOKIE_PURPOSE,
         {"id": choice.consent_id, "granted": sorted(granted), "v": policy_version,

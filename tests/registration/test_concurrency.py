@@ -40,6 +40,12 @@ def browser_sessions(server_url: str, count: int) -> list[tuple[requests.Session
 
 def race(server_url: str, slug: str, visitors, addresses: list[str]) -> list[requests.Response]:
     """Every visitor posts the form at the same moment (a barrier releases them together)."""
+    # Hazard: a keep-alive connection left idle since the last race may be closed by
+    # gunicorn (2 s keepalive) just as the POST goes out; requests never retries a
+    # POST, so the test would see a reset that no visitor's browser would. Each race
+    # therefore starts on fresh connections (the session keeps its cookie).
+    for session, _ in visitors:
+        session.close()
     start = threading.Barrier(len(visitors))
 
     def post(index):
