@@ -21,6 +21,7 @@ from portal.tokens import TokenError, read_signed_value, sign_value
 COOKIE_PURPOSE = "consent-cookie"
 COOKIE_MAX_AGE = timedelta(days=183)  # six months, then the visitor is asked again
 ACTIONS = ("accept_all", "reject_all", "custom")
+_INSERT_EVENT = insert(ConsentEvent)  # built once; SQLAlchemy caches its compiled form
 
 
 class InvalidChoice(ValueError):
@@ -86,7 +87,8 @@ def record_choice(
     )
     # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
     db.session.execute(
-        insert(ConsentEvent).values(
+        _INSERT_EVENT,
+        dict(
             consent_id=choice.consent_id,
             created_at=now,
             policy_version=policy_version,
@@ -95,7 +97,7 @@ def record_choice(
             action=logged_action,
             gpc=gpc,
             language=language[:35],
-        )
+        ),
     )
     cookie = sign_value(
         COOKIE_PURPOSE,

@@ -1,4 +1,6 @@
 """What every public page shares: the layout, its accessibility structure and its security headers."""
+from datetime import date
+
 import pytest
 
 from tests.pages.structure import parse, squash
@@ -106,3 +108,14 @@ def test_error_page_keeps_the_layout_and_one_h1(client):
     assert len(document.find_all("h1")) == 1
     assert document.find_all("main")
     assert document.find_all("a", href="/summit")
+
+
+def test_the_header_strip_announces_the_featured_events_dates_and_city(app, make_event, client):
+    make_event(first_day=date(2031, 9, 23))
+    strip = client.get("/").get_data(as_text=True).split('class="summit-strip__text"')[1].split("</p>")[0]
+    assert "September 23–24, 2031" in strip and "Washington, DC" in strip
+
+
+def test_without_an_event_the_header_strip_names_only_the_summit(client):
+    strip = client.get("/").get_data(as_text=True).split('class="summit-strip__text"')[1].split("</p>")[0]
+    assert "Policy Summit" in strip and "Washington" not in strip
