@@ -88,6 +88,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "portal-ratelimit",
+        # Retry-After (and X-RateLimit-*) on limited responses, the 429 page included.
+        "RATELIMIT_HEADERS_ENABLED": True,
         # Policy Summit registration (portal/registration). Per-IP limits on the public forms.
         "REGISTRATION_RATE_LIMIT": _rate_limit(
             "REGISTRATION_RATE_LIMIT", env.get("REGISTRATION_RATE_LIMIT"), "10 per minute;60 per hour"

@@ -1,4 +1,9 @@
-"""/healthz: is the database reachable, and can the broker take a task?"""
+"""/healthz: is the database reachable, and can the broker take a task?
+
+The answer says "ok" or "unavailable" per dependency; why is logged, not shown,
+so the endpoint tells a load balancer what it needs and an outsider nothing more.
+"""
+import logging
 import os
 from pathlib import Path
 
@@ -9,6 +14,8 @@ from sqlalchemy import text
 from portal.extensions import db
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+UNAVAILABLE = "unavailable"
 
 
 def database_ok() -> tuple[bool, str]:
@@ -17,7 +24,8 @@ def database_ok() -> tuple[bool, str]:
         db.session.rollback()
     except Exception as exc:
         db.session.rollback()
-        return False, type(exc).__name__
+        log.warning("health check: database unavailable: %s", exc)
+        return False, UNAVAILABLE
     return True, "ok"
 
 
@@ -28,14 +36,19 @@ def broker_ok() -> tuple[bool, str]:
             with redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=1) as client:
                 client.ping()
         except redis.RedisError as exc:
-            return False, type(exc).__name__
+            log.warning("health check: broker unavailable: %s", exc)
+            return False, UNAVAILABLE
         return True, "ok"
     folder = Path(config["BROKER_FOLDER"])
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return False, type(exc).__name__
-    return (True, "ok") if os.access(folder, os.W_OK) else (False, "not writable")
+        log.warning("health check: broker folder unavailable: %s", exc)
+        return False, UNAVAILABLE
+    if not os.access(folder, os.W_OK):
+        log.warning("health check: broker folder %s is not writable", folder)
+        return False, UNAVAILABLE
+    return True, "ok"
 
 
 @bp.get("/healthz")

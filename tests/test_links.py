@@ -100,3 +100,13 @@ def test_a_malformed_rate_limit_stops_the_portal_with_one_line(limited_env, make
     limited_env["REGISTRATION_RATE_LIMIT"] = "lots"
     with pytest.raises(ConfigError, match="REGISTRATION_RATE_LIMIT='lots' is not a rate limit"):
         make_app()
+
+
+def test_a_429_says_when_to_try_again(limited_env, make_app):
+    client = make_app().test_client()
+    token = csrf_token_from(client.get("/manage/lost-link").get_data(as_text=True))
+    for _ in range(2):
+        client.post("/manage/lost-link", data={"csrf_token": token, "email": "x@example.org"})
+    response = client.post("/manage/lost-link", data={"csrf_token": token, "email": "x@example.org"})
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60

@@ -10,10 +10,10 @@ choices are filled in.
 import re
 
 from email_validator import EmailNotValidError, validate_email
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from portal.forms import TextForm
 from portal.registration import display
 
 ALL_DAYS = "all"
@@ -114,7 +114,7 @@ def days_choice_value(registration) -> str:
     return str(registration.days[0].position)
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(TextForm):
     first_name = _name_field("First name", "given-name")
     last_name = _name_field("Last name", "family-name")
     email = EmailField(
@@ -153,17 +153,17 @@ class RegistrationForm(FlaskForm):
         return bool(self.website.data)
 
 
-class ChangeForm(FlaskForm):
+class ChangeForm(TextForm):
     days = _days_field()
     dietary = _needs_field("Dietary needs")
     accessibility = _needs_field("Accessibility needs")
 
 
-class CancelForm(FlaskForm):
+class CancelForm(TextForm):
     """Just the CSRF token: cancelling is a POST after a confirmation page."""
 
 
-class LostLinkForm(FlaskForm):
+class LostLinkForm(TextForm):
     email = EmailField(
         "Email address you registered with", filters=[_strip],
         validators=[_required("email address"), deliverable_looking_email],
