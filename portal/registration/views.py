@@ -30,9 +30,10 @@ from portal.registration.forms import (
 
 bp = Blueprint("registration", __name__)
 
-# Session keys: what the "check your inbox" pages show after a redirect.
+# Session key: what the "check your inbox" page shows after a redirect. It holds no
+# personal data (the session cookie is only signed, not encrypted) and no place in line
+# (that would reveal who else is waiting; the registrant gets it by email).
 OUTCOME_KEY = "registration.outcome"
-LOST_LINK_KEY = "registration.lost_link_email"
 BUSY_RETRY_AFTER_SECONDS = 5
 
 
@@ -123,12 +124,7 @@ def register(slug: str):
         )
         db.session.commit()
     # `slug`, not event.slug: the commit expired the event, and reloading it would cost three queries.
-    session[OUTCOME_KEY] = {
-        "event": slug,
-        "status": outcome.status,
-        "position": outcome.position,
-        "email": form.email.data,
-    }
+    session[OUTCOME_KEY] = {"event": slug, "status": outcome.status}
     return redirect(url_for(".registered", slug=slug), code=303)
 
 
@@ -230,14 +226,13 @@ def lost_link():
     if form.validate_on_submit():
         service.send_manage_links(form.email.data)
         db.session.commit()
-        session[LOST_LINK_KEY] = form.email.data
         return redirect(url_for(".link_sent"), code=303)
     return render_template("registration/lost_link.html", form=form)
 
 
 @bp.get("/manage/link-sent")
 def link_sent():
-    return render_template("registration/link_sent.html", email=session.get(LOST_LINK_KEY))
+    return render_template("registration/link_sent.html")
 
 
 # --- Errors with their own pages -------------------------------------------------------
