@@ -4,10 +4,12 @@ import re
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import get_host
 from whitenoise import WhiteNoise
 
-from portal.config import check_production_safety, load_config, uses_embedded_services
+from portal.config import check_production_safety, load_config, trusted_hosts, uses_embedded_services
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -25,6 +27,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.from_mapping(overrides)
     check_production_safety(app.config)
     app.config["EMBEDDED_SERVICES"] = uses_embedded_services(app.config)
+    # Checked by our own WSGI guard (below), not Flask's TRUSTED_HOSTS: Flask raises while
+    # setting up the request, which surfaces as a 500, and /healthz must answer by address.
+    app.config.setdefault("PORTAL_TRUSTED_HOSTS", trusted_hosts(app.config))
     app.config.setdefault(
         "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
     )
@@ -35,6 +40,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _serve_static_files(app)
+    if app.config["PORTAL_TRUSTED_HOSTS"]:
+        app.wsgi_app = _reject_untrusted_hosts(app.wsgi_app, app.config["PORTAL_TRUSTED_HOSTS"])
     if app.config["TRUSTED_PROXIES"]:
         # Only then do X-Forwarded-For/-Proto/-Host decide the client address (and so
         # the rate limits), the scheme and the host; without a proxy they are forgeable.
@@ -95,6 +102,25 @@ def _serve_static_files(app: Flask) -> None:
         add_headers_function=security_headers,
         autorefresh=app.debug,
     )
+
+
+def _reject_untrusted_hosts(wsgi_app, trusted: list[str]):
+    """400 for a Host header the portal does not answer to, before Flask builds anything from it."""
+
+    def guarded(environ, start_response):
+        # Load balancers and the container health check call /healthz by address; it builds no links.
+        if environ.get("PATH_INFO") == "/healthz":
+            return wsgi_app(environ, start_response)
+        try:
+            get_host(environ, trusted)
+        except SecurityError:
+            body = b"Unknown host.\n"
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                               ("Content-Length", str(len(body)))])
+            return [body]
+        return wsgi_app(environ, start_response)
+
+    return guarded
 
 
 def _register_domain_models() -> None:

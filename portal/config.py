@@ -76,6 +76,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "MAIL_SUPPRESS_SEND": False,
         # Unset: links follow the host and port the request came to (see portal.links).
         "PORTAL_BASE_URL": (env.get("PORTAL_BASE_URL") or "").strip().rstrip("/"),
+        # Host names requests may use, besides PORTAL_BASE_URL's own (comma-separated).
+        "EXTRA_TRUSTED_HOSTS": [h.strip() for h in (env.get("TRUSTED_HOSTS") or "").split(",") if h.strip()],
         # Proxy hops in front of the portal whose X-Forwarded-* headers are believed (ProxyFix).
         "TRUSTED_PROXIES": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),
         "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS") or 30),
@@ -116,6 +118,26 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def trusted_hosts(config: dict) -> list[str] | None:
+    """The Host headers to accept: PORTAL_BASE_URL's host plus TRUSTED_HOSTS; None (any) when unset.
+
+    Without it a forged Host header would steer redirects (and any link built from the
+    request) to another site. A portal on a loopback address answers to every loopback name.
+    """
+    from urllib.parse import urlsplit
+
+    base_host = urlsplit(config["PORTAL_BASE_URL"]).hostname if config["PORTAL_BASE_URL"] else None
+    if base_host is None:
+        return None
+    hosts = [base_host, *config["EXTRA_TRUSTED_HOSTS"]]
+    if base_host in LOOPBACK_HOSTS:
+        hosts += [h for h in LOOPBACK_HOSTS if h not in hosts]
+    return hosts
 
 
 def uses_embedded_services(config: dict) -> bool:

@@ -57,7 +57,7 @@ def test_portal_base_url_wins_over_a_trusted_proxy(make_app, portal_env):
     app = make_app(RATELIMIT_ENABLED=False)
     slug = new_event(app)
     client = app.test_client()
-    client.environ_base.update({"HTTP_X_FORWARDED_PROTO": "http", "HTTP_X_FORWARDED_HOST": "other.example"})
+    client.environ_base.update({"HTTP_X_FORWARDED_PROTO": "http", "HTTP_X_FORWARDED_HOST": "register.example.org"})
     register(client, slug)
     assert _manage_link_host(app) == "https://register.example.org"
 
@@ -110,3 +110,21 @@ def test_a_429_says_when_to_try_again(limited_env, make_app):
     response = client.post("/manage/lost-link", data={"csrf_token": token, "email": "x@example.org"})
     assert response.status_code == 429
     assert 0 < int(response.headers["Retry-After"]) <= 60
+
+
+def test_an_unknown_host_gets_400_instead_of_a_redirect_to_it(make_app):
+    client = make_app().test_client()
+    response = client.get("/static//css/site.css", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "evil.example" not in response.headers.get("Location", "")
+
+
+def test_the_portal_answers_to_its_own_host_and_to_trusted_extra_names(make_app, portal_env):
+    portal_env["PORTAL_BASE_URL"] = "https://summit.example.org"
+    portal_env["TRUSTED_HOSTS"] = "www.summit.example.org"
+    client = make_app().test_client()
+    assert client.get("/", headers={"Host": "summit.example.org"}).status_code == 200
+    assert client.get("/", headers={"Host": "www.summit.example.org"}).status_code == 200
+    assert client.get("/", headers={"Host": "127.0.0.1"}).status_code == 400
+    # A health check by address still gets its answer.
+    assert client.get("/healthz", headers={"Host": "10.0.0.7:8000"}).status_code == 200
