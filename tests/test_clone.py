@@ -19,7 +19,7 @@ def _run(args: list[str], cwd: Path, env: dict) -> str:
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    """The committed tree, cloned into a folder with nothing beside it (no ../shared)."""
+    """The committed tree, cloned into a folder with nothing beside it, as a user gets it."""
     folder = tmp_path_factory.mktemp("lonely") / "summit-portal"
     subprocess.run(["git", "clone", "--quiet", "--no-local", str(ROOT), str(folder)], check=True, timeout=120)
     assert sorted(path.name for path in folder.parent.iterdir()) == ["summit-portal"]
