@@ -5,7 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --create-home --uid 10001 portal
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY portal ./portal
 COPY worker ./worker
 COPY templates ./templates
@@ -13,10 +13,12 @@ COPY migrations ./migrations
 # Editable, so the app finds templates/ and migrations/ beside the package as in development.
 RUN pip install --no-cache-dir -e .
 # md5-named, gzipped static files and their manifest, served with far-future caching.
-RUN flask --app portal digest compile
+RUN SECRET_KEY=image-build-only flask --app portal digest compile
 RUN mkdir -p /app/instance && chown portal:portal /app/instance
 USER portal
 
 ENV PORTAL_INSTANCE_PATH=/app/instance
 EXPOSE 8000
+# gunicorn.conf.py: the app loads in the master (a missing SECRET_KEY stops it with the reason),
+# and tokens are cut out of the access log.
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "portal:create_app()"]

@@ -92,10 +92,11 @@ PG_ADMIN_URL = $(shell psql -h $(PG_HOST) -p $(PG_PORT) -U postgres -d postgres 
 
 # --- the two commands ---------------------------------------------------------
 
+# PORTAL_DEVELOPMENT=1: the development key, the demo seed and /dev/mail, on 127.0.0.1 only.
 run: $(STAMP)
-	$(BIN)/flask --app portal db upgrade
-	$(BIN)/flask --app portal seed-demo
-	$(BIN)/flask --app portal dev
+	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal db upgrade
+	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal seed-demo
+	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal dev
 
 test: $(STAMP) services chromium node-tools
 	@status=0; \

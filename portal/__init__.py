@@ -1,4 +1,6 @@
 """Summit Portal: event registration, resources and newsletter for a CGT society."""
+import io
+import logging
 import os
 import re
 from pathlib import Path
@@ -9,7 +11,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import get_host
 from whitenoise import WhiteNoise
 
-from portal.config import check_production_safety, load_config, trusted_hosts, uses_embedded_services
+from portal.config import (
+    check_production_safety,
+    configure_session_cookie,
+    load_config,
+    trusted_hosts,
+    uses_embedded_services,
+)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -26,13 +34,21 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
     check_production_safety(app.config)
+    configure_session_cookie(app.config)
     app.config["EMBEDDED_SERVICES"] = uses_embedded_services(app.config)
+    # Every email it holds carries personal links: only a development portal shows it.
+    app.config["DEV_MAILBOX_VISIBLE"] = app.config["EMBEDDED_SERVICES"] and app.config["DEVELOPMENT"]
     # Checked by our own WSGI guard (below), not Flask's TRUSTED_HOSTS: Flask raises while
     # setting up the request, which surfaces as a 500, and /healthz must answer by address.
     app.config.setdefault("PORTAL_TRUSTED_HOSTS", trusted_hosts(app.config))
     app.config.setdefault(
         "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
     )
+    if app.config["REDIS_URL"]:
+        # A Redis that accepts connections but never answers (stopped, overloaded) must
+        # cost a request seconds, not hang it until the server kills the worker.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    _configure_logging()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # A blackholed database host must fail a request (and /healthz) in seconds, not hang it.
         app.config.setdefault(
@@ -40,6 +56,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _serve_static_files(app)
+    if app.config["MAX_CONTENT_LENGTH"]:
+        app.wsgi_app = _limit_chunked_bodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     if app.config["PORTAL_TRUSTED_HOSTS"]:
         app.wsgi_app = _reject_untrusted_hosts(app.wsgi_app, app.config["PORTAL_TRUSTED_HOSTS"])
     if app.config["TRUSTED_PROXIES"]:
@@ -61,17 +79,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app)
 
-    from portal import cli, consent, errors, health, mail as mail_domain
+    from portal import cli, consent, deferred, errors, health, mail as mail_domain, newsletter, registration
     from portal.pages.views import bp as pages_bp
-    from portal.registration.views import bp as registration_bp
 
     mail_domain.init_app(app)
+    deferred.init_app(app)
     consent.init_app(app)
+    newsletter.init_app(app)
+    registration.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages_bp)
-    app.register_blueprint(registration_bp)
 
     _register_domain_models()
     return app
@@ -104,6 +123,29 @@ def _serve_static_files(app: Flask) -> None:
     )
 
 
+def _limit_chunked_bodies(wsgi_app, max_bytes: int):
+    """A chunked body (no Content-Length) over the limit gets the same 413 as a declared one.
+
+    Werkzeug stops reading such a body at the limit and parses what it got, so
+    a form's tail would silently vanish. The body is read here instead, at most
+    one byte past the limit; a body that fits is handed on with its length.
+    """
+
+    def limited(environ, start_response):
+        if environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+            return wsgi_app(environ, start_response)
+        body = environ["wsgi.input"].read(max_bytes + 1)
+        # From here on the body is an ordinary one of known length; Werkzeug ignores
+        # Content-Length while Transfer-Encoding says chunked.
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        # Too large: the declared length makes Werkzeug answer with the portal's own 413 page.
+        environ["wsgi.input"] = io.BytesIO(body if len(body) <= max_bytes else b"")
+        return wsgi_app(environ, start_response)
+
+    return limited
+
+
 def _reject_untrusted_hosts(wsgi_app, trusted: list[str]):
     """400 for a Host header the portal does not answer to, before Flask builds anything from it."""
 
@@ -123,10 +165,28 @@ def _reject_untrusted_hosts(wsgi_app, trusted: list[str]):
     return guarded
 
 
+def _configure_logging() -> None:
+    """Flask-Limiter's outage notes reach stderr (gunicorn's log), where nothing else would show them.
+
+    Its logger has only a NullHandler, so its one line per outage ("Rate limit
+    storage unreachable - falling back to in-memory storage": limits are then
+    counted per process until Redis is back) and "Rate limit storage recovered"
+    would be lost. The root logger is left alone: Celery configures it.
+    """
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(not isinstance(h, logging.NullHandler) for h in limiter_log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        limiter_log.addHandler(handler)
+        limiter_log.setLevel(logging.INFO)
+
+
 def _register_domain_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     import portal.admin.models  # noqa: F401
     import portal.consent.models  # noqa: F401
+    import portal.deferred.models  # noqa: F401
     import portal.mail.models  # noqa: F401
+    import portal.newsletter.models  # noqa: F401
     import portal.registration.models  # noqa: F401
     import portal.resources.models  # noqa: F401

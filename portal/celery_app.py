@@ -37,8 +37,10 @@ def celery_config(config: dict) -> dict:
                 # Retry delays live in the database (e.g. the outbox), so the visibility
                 # timeout only matters for a worker that died holding a message.
                 "visibility_timeout": 3600,
+                # Seconds, so a Redis that stopped answering costs a request
+                # at most that long before its task is left to the sweeper.
                 "socket_connect_timeout": 2,
-                "socket_timeout": 5,
+                "socket_timeout": 3,
                 # Publishing opens its connection through kombu's retry loop,
                 # which would otherwise keep retrying a refused connection for
                 # broker_connection_timeout; task_publish_retry does not reach

@@ -8,7 +8,7 @@ Each command owns its transaction: the services it calls only flush.
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from portal.extensions import db
@@ -29,6 +29,11 @@ def seed_catalog_command() -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """The embedded demo: the catalog, the next Policy Summit and a demo admin (idempotent)."""
+    if not current_app.config["DEVELOPMENT"]:
+        raise click.ClickException(
+            "seed-demo is for local development (make run sets PORTAL_DEVELOPMENT=1); in production "
+            "use seed-catalog, create-event and create-admin."
+        )
     from portal.admin.service import ensure_demo_admin
     from portal.registration.demo import seed_demo_event
     from portal.resources.service import seed_resources

@@ -32,6 +32,14 @@ def _count(name: str, value: str | None) -> int:
     return int(value)
 
 
+def _whole_number(name: str, value: str | None, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    if not value.strip().isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+    return int(value)
+
+
 def _rate_limit(name: str, value: str | None, default: str) -> str:
     """A Flask-Limiter limit string like "10 per minute;60 per hour", checked at start-up."""
     from limits import parse_many
@@ -57,6 +65,9 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
     mail_server = env.get("MAIL_SERVER") or ""
 
     return {
+        # Local development (`make run` sets it): the development SECRET_KEY, the demo seed
+        # and the /dev/mail mailbox are allowed only then, and only on a loopback address.
+        "DEVELOPMENT": _bool(env.get("PORTAL_DEVELOPMENT")),
         "SECRET_KEY": env.get("SECRET_KEY") or DEV_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
@@ -99,6 +110,16 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "REGISTRATION_LOST_LINK_RATE_LIMIT": _rate_limit(
             "REGISTRATION_LOST_LINK_RATE_LIMIT", env.get("REGISTRATION_LOST_LINK_RATE_LIMIT"), "5 per minute;20 per hour"
         ),
+        # Per registration and 24 hours: "your link" emails, and "you are already registered"
+        # emails, each. Beyond it the forms answer the same and send nothing.
+        "REGISTRATION_VISITOR_EMAILS_PER_DAY": _whole_number(
+            "REGISTRATION_VISITOR_EMAILS_PER_DAY", env.get("REGISTRATION_VISITOR_EMAILS_PER_DAY"), 3
+        ),
+        # Off by default. When scripts register with made-up addresses to take seats, turn it
+        # on: a new registration holds its seat (or place in line) for this many hours until
+        # the registrant confirms the emailed link; unconfirmed holds are then released.
+        "REGISTRATION_CONFIRM_EMAIL": _bool(env.get("REGISTRATION_CONFIRM_EMAIL")),
+        "REGISTRATION_HOLD_HOURS": _whole_number("REGISTRATION_HOLD_HOURS", env.get("REGISTRATION_HOLD_HOURS"), 24),
         # How long a request waits for the event's capacity lock before the visitor
         # gets the "busy, try again" page (PostgreSQL lock_timeout).
         "REGISTRATION_LOCK_TIMEOUT_MS": 3000,
@@ -107,6 +128,29 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # Test-only switch: False skips the capacity lock so a test can prove the race
         # is real. Deliberately not read from the environment.
         "REGISTRATION_CAPACITY_LOCK": True,
+        # Newsletter (portal/newsletter). Per-IP limits on the signup and "email me my link" forms.
+        "NEWSLETTER_SIGNUP_RATE_LIMIT": _rate_limit(
+            "NEWSLETTER_SIGNUP_RATE_LIMIT", env.get("NEWSLETTER_SIGNUP_RATE_LIMIT"), "5 per minute;30 per hour"
+        ),
+        "NEWSLETTER_MANAGE_LINK_RATE_LIMIT": _rate_limit(
+            "NEWSLETTER_MANAGE_LINK_RATE_LIMIT", env.get("NEWSLETTER_MANAGE_LINK_RATE_LIMIT"), "5 per minute;20 per hour"
+        ),
+        # Per address and 24 hours, whoever asks: confirmation (or "already subscribed")
+        # emails, and "your link" emails. Counted in the database, so they hold without Redis.
+        "NEWSLETTER_CONFIRMATIONS_PER_DAY": _whole_number(
+            "NEWSLETTER_CONFIRMATIONS_PER_DAY", env.get("NEWSLETTER_CONFIRMATIONS_PER_DAY"), 3
+        ),
+        "NEWSLETTER_MANAGE_LINKS_PER_DAY": _whole_number(
+            "NEWSLETTER_MANAGE_LINKS_PER_DAY", env.get("NEWSLETTER_MANAGE_LINKS_PER_DAY"), 3
+        ),
+        # The version of the newsletter privacy notice a confirmation is recorded under.
+        "NEWSLETTER_PRIVACY_VERSION": (env.get("NEWSLETTER_PRIVACY_VERSION") or "2026-11").strip()[:32],
+        # Optional mailbox for List-Unsubscribe's mailto: form (e.g. unsubscribe@example.org).
+        "NEWSLETTER_UNSUBSCRIBE_MAILTO": (env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or "").strip(),
+        # Confirmation links expire after 7 days; preference and unsubscribe links after a year
+        # (every newsletter email carries fresh ones).
+        "NEWSLETTER_CONFIRM_LINK_MAX_AGE": 7 * 24 * 3600,
+        "NEWSLETTER_LINK_MAX_AGE": 365 * 24 * 3600,
         # Cookie consent (portal/consent): raising the version asks every visitor again.
         "CONSENT_POLICY_VERSION": (env.get("CONSENT_POLICY_VERSION") or "2026-11").strip()[:32],
         "ANALYTICS_RATE_LIMIT": _rate_limit(
@@ -115,7 +159,6 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
 
@@ -146,8 +189,22 @@ def uses_embedded_services(config: dict) -> bool:
 
 
 def check_production_safety(config: dict) -> None:
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and config["SECRET_KEY"] == DEV_SECRET_KEY:
+    if config["SECRET_KEY"] == DEV_SECRET_KEY and not config["DEVELOPMENT"]:
+        # The development key is public: with it anyone could forge manage links and sessions.
         raise ConfigError(
-            "Refusing to start: DATABASE_URL points at PostgreSQL but SECRET_KEY is the development "
-            "key; set SECRET_KEY to a long random value."
+            "Refusing to start: SECRET_KEY is not set; set it to a long random value "
+            "(for local development use `make run`, which sets PORTAL_DEVELOPMENT=1)."
         )
+
+
+def configure_session_cookie(config: dict) -> None:
+    """Over HTTPS the session cookie is Secure and __Host- prefixed: nothing to remember to switch on.
+
+    The prefix makes browsers refuse the cookie unless it is Secure, host-only
+    and for path /, so a sibling subdomain cannot plant a session.
+    """
+    if config["PORTAL_BASE_URL"].startswith("https://"):
+        config["SESSION_COOKIE_SECURE"] = True
+        config["SESSION_COOKIE_NAME"] = "__Host-session"
+        config["SESSION_COOKIE_DOMAIN"] = None
+        config["SESSION_COOKIE_PATH"] = "/"

@@ -14,6 +14,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
+from portal.config import DEV_SECRET_KEY, LOOPBACK_HOSTS
+
 
 def _celery(*args: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
@@ -42,6 +44,12 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 def dev_command(host: str, port: int) -> None:
     """Run the web server with a Celery worker and beat until Ctrl-C."""
     app = current_app._get_current_object()
+    if host not in LOOPBACK_HOSTS and (app.config["SECRET_KEY"] == DEV_SECRET_KEY or app.config["DEV_MAILBOX_VISIBLE"]):
+        # The development key and the mailbox of manage links are for this machine only.
+        raise click.ClickException(
+            f"Refusing to serve the development portal on {host}: use 127.0.0.1, or run production "
+            "(gunicorn, docker compose) with a real SECRET_KEY."
+        )
     schedule = os.path.join(app.instance_path, "celerybeat-schedule")
     # Pages follow the address they are served on; a task that builds a link gets the same one.
     env = {**os.environ, "PORTAL_BASE_URL": app.config["PORTAL_BASE_URL"] or f"http://{host}:{port}"}
@@ -52,7 +60,7 @@ def dev_command(host: str, port: int) -> None:
     ]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"\n  Summit Portal: http://{host}:{port}/")
-    if app.config["EMBEDDED_SERVICES"]:
+    if app.config["DEV_MAILBOX_VISIBLE"]:
         click.echo(f"  Development mailbox: http://{host}:{port}/dev/mail\n")
     try:
         # app.run() refuses to run under the `flask` command; serve with Werkzeug directly.

@@ -1,31 +1,130 @@
-"""The base of the portal's forms: text only, so a file sent in place of text is a field error."""
+"""What every form of the portal shares: text-only forms, and the checks on typed text.
+
+Text is stripped and checked for length and for characters that have no place
+in it: control characters (CR/LF above all, which could split an email header)
+and, in names and other one-line fields, angle brackets. Pages escape
+everything anyway; refusing these keeps the data clean for badges, exports
+and email headers.
+"""
+import re
+
+from urllib.parse import unquote_to_bytes
+
+from email_validator import EmailNotValidError, validate_email
 from flask import request
 from flask_wtf import FlaskForm
+from wtforms.validators import DataRequired, Length, ValidationError
 
 FILE_IN_TEXT_FIELD = "Please type this in: files cannot be sent with this form."
 
 
 class TextForm(FlaskForm):
-    """A form whose fields are all text.
+    """A form whose fields are all text, and valid UTF-8.
 
     Flask-WTF mixes uploaded files into the form data, and a file object where a
     validator expects text would be a 500. Files are left out instead, and any
-    field a file was sent for fails with its own message.
+    field a file was sent for fails with its own message. Bytes that are not
+    UTF-8 would reach a field as literal "%FF" (urlencoded) or as U+FFFD
+    (multipart) and be stored and mailed like that: such a field fails too.
     """
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
             formdata = super().wrap_formdata(form, formdata)
-            if formdata is not None and request.files:
+            if formdata is None:
+                return None
+            form._undecodable_fields = _undecodable_fields()
+            if request.files:
                 form._file_fields = set(request.files)
                 return request.form
             return formdata
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        for name in getattr(self, "_file_fields", ()):
-            field = self._fields.get(name)
-            if field is not None:
-                field.errors = [FILE_IN_TEXT_FIELD]
-                valid = False
+        for names, message in ((getattr(self, "_file_fields", ()), FILE_IN_TEXT_FIELD),
+                               (getattr(self, "_undecodable_fields", ()), NOT_UTF8)):
+            for name in names:
+                field = self._fields.get(name)
+                if field is not None:
+                    field.errors = [message]
+                    valid = False
         return valid
+
+
+class ButtonForm(TextForm):
+    """Just the CSRF token: for an action that is one button on a page that explains it."""
+
+
+NOT_UTF8 = "Some characters here could not be read. Please type this again."
+
+
+def _undecodable_fields() -> set[str]:
+    """Names of posted fields whose raw value is not valid UTF-8."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        names = set()
+        for pair in request.get_data(cache=True).split(b"&"):
+            name, _, value = pair.partition(b"=")
+            try:
+                unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                names.add(unquote_to_bytes(name).decode("utf-8", "replace"))
+        return names
+    return {name for name, value in request.form.items(multi=True) if "\ufffd" in value}
+
+
+# C0 controls (CR, LF, TAB...), DEL, C1 controls, and the Unicode line/paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The same, but a multi-line field may contain line breaks.
+_CONTROL_EXCEPT_NEWLINE = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_ANGLE_BRACKET = re.compile(r"[<>]")
+# Invisible characters that change how text is shown without being seen: zero-width
+# spaces and joiners, direction marks, bidi embeddings, overrides and isolates, BOM.
+# In a name on a badge or an export they hide or reorder what a reader sees.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_MARKUP_TAG = re.compile(r"<\s*[a-zA-Z/!?]")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalize_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+def single_line(form, field):
+    if field.data and _CONTROL.search(field.data):
+        raise ValidationError("Please use only letters, numbers and punctuation, on one line (no line breaks or tabs).")
+    if field.data and _ANGLE_BRACKET.search(field.data):
+        raise ValidationError("Please remove the angle brackets (< and >).")
+    if field.data and _INVISIBLE.search(field.data):
+        raise ValidationError("Please remove invisible formatting characters (such as zero-width spaces or "
+                              "text-direction marks).")
+
+
+def multi_line(form, field):
+    if field.data and _CONTROL_EXCEPT_NEWLINE.search(field.data):
+        raise ValidationError("Please remove tabs and other invisible control characters.")
+    if field.data and _MARKUP_TAG.search(field.data):
+        raise ValidationError("Please remove anything that looks like an HTML tag (text between < and >).")
+
+
+def deliverable_looking_email(form, field):
+    """Syntax only (no DNS lookup, so a POST stays fast and works offline); the value is kept as typed."""
+    if not field.data:
+        return
+    if _CONTROL.search(field.data):
+        raise ValidationError("Enter an email address on one line, like name@example.org.")
+    try:
+        validate_email(field.data, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"Enter a valid email address, like name@example.org. {exc}") from None
+
+
+def required(what: str):
+    # DataRequired looks at the stripped value, so "   " counts as empty.
+    return DataRequired(message=f"Enter your {what}.")
+
+
+def too_long(limit: int):
+    return Length(max=limit, message=f"Please keep this to {limit} characters or fewer.")

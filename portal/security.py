@@ -33,3 +33,11 @@ def init_app(app: Flask) -> None:
         if request.is_secure or app.config["PORTAL_BASE_URL"].startswith("https://"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response
+
+
+def mark_private(response):
+    """For pages reached by a personal link: never cached, never indexed, the link never sent on as a Referer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response

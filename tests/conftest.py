@@ -12,9 +12,9 @@ import pytest
 import redis as redis_lib
 
 from tests.support.database import BACKEND, RUN_ID, TEST_REDIS_URL, next_database_number, pg_admin_execute, pg_url
-from tests.support.smtp import SMTPServer
+from tests.support.smtp import SMTPServer, free_port
 from tests.support.web import csrf_token_from
-from tests.support.worker import start_beat, start_worker
+from tests.support.worker import LiveServer, start_beat, start_live_server, start_worker
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `services` need PostgreSQL and Redis: only the services pass runs them."""
@@ -99,13 +99,16 @@ def portal_env(tmp_path, database_url):
 def make_app(portal_env, monkeypatch):
     """Build an app from `portal_env` (after a test adjusted it) plus config overrides."""
     from portal import create_app
-    from portal.extensions import db
+    from portal.extensions import db, limiter
 
     apps = []
 
     def factory(**overrides):
         for key, value in portal_env.items():
             monkeypatch.setenv(key, value)
+        # Flask-Limiter's instance is process-wide and init_app keeps its "storage is
+        # down" flag: an outage seen by an earlier test's app would silence this one's.
+        limiter._storage_dead = False
         app = create_app({"TESTING": True, **overrides})
         apps.append(app)
         return app
@@ -153,6 +156,16 @@ def seeded(app):
         seed_resources()
         db.session.commit()
     return app
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own, which it may stop or freeze."""
+    from tests.support.redis import RedisServer
+
+    server = RedisServer(tmp_path / "redis-server.log").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -229,3 +242,24 @@ def page(chromium):
     page.watch = PageWatch(page)
     yield page
     context.close()
+
+
+@pytest.fixture
+def portal_server(portal_env, tmp_path):
+    """Start gunicorn for this test: `portal_server(workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False)`.
+
+    PORTAL_BASE_URL is set to the server's own address first, so the links in
+    emails open on it; request celery_worker after calling this to share that.
+    """
+    servers = []
+
+    def start(workers: int = 2, threads: int = 1, **overrides) -> LiveServer:
+        port = free_port()
+        portal_env["PORTAL_BASE_URL"] = f"http://127.0.0.1:{port}"
+        server = start_live_server(portal_env, tmp_path, workers, threads, port=port, overrides=overrides)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

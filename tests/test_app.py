@@ -21,8 +21,10 @@ def test_wrong_method_gets_405_page_not_500(client):
     assert response.status_code == 405
 
 
-def test_dev_mailbox_exists_only_on_embedded_default(make_app, portal_env):
+def test_dev_mailbox_exists_only_for_development_on_the_embedded_default(make_app, portal_env):
     from tests.support.database import BACKEND
 
+    assert make_app().test_client().get("/dev/mail/").status_code == 404
+    portal_env["PORTAL_DEVELOPMENT"] = "1"
     response = make_app().test_client().get("/dev/mail/")
     assert response.status_code == (200 if BACKEND == "embedded" else 404)

@@ -29,7 +29,9 @@ def clone(tmp_path_factory) -> Path:
 @pytest.fixture
 def clone_env(clone, tmp_path) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PORTAL_", "DATABASE_", "REDIS_"))}
-    return {**env, "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONDONTWRITEBYTECODE": "1"}
+    # As `make run` runs them.
+    return {**env, "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONDONTWRITEBYTECODE": "1",
+            "PORTAL_DEVELOPMENT": "1"}
 
 
 def test_a_clone_migrates_and_seeds_every_resource_on_a_fresh_sqlite_file(clone, clone_env):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from portal.config import DEV_SECRET_KEY, ConfigError, load_config
+from tests.support.web import csrf_token_from
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +51,47 @@ def test_refusal_is_one_line_on_the_command_line(tmp_path):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "SECRET_KEY" in lines[0], result.stderr
+
+
+def test_without_a_secret_key_the_portal_refuses_to_start_outside_development(make_app, portal_env):
+    portal_env["SECRET_KEY"] = ""
+    with pytest.raises(ConfigError) as excinfo:
+        make_app()
+    assert "SECRET_KEY is not set" in str(excinfo.value)
+    portal_env["PORTAL_DEVELOPMENT"] = "1"
+    assert make_app().config["SECRET_KEY"] == DEV_SECRET_KEY
+
+
+def test_gunicorn_without_a_secret_key_exits_with_the_reason(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PORTAL_", "SECRET_KEY"))}
+    env.update({"PORTAL_INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}",
+                "REDIS_URL": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "1", "portal:create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Refusing to start: SECRET_KEY is not set" in result.stderr
+
+
+def test_the_development_server_refuses_a_public_address(make_app, portal_env):
+    portal_env["SECRET_KEY"] = ""
+    portal_env["PORTAL_DEVELOPMENT"] = "1"
+    app = make_app()
+    result = app.test_cli_runner().invoke(args=["dev", "--host", "0.0.0.0", "--port", "1"])
+    assert result.exit_code != 0 and "Refusing to serve the development portal on 0.0.0.0" in result.output
+
+
+def test_over_https_the_session_cookie_is_secure_and_host_prefixed(make_app, portal_env):
+    portal_env["PORTAL_BASE_URL"] = "https://summit.example.org"
+    app = make_app()
+    client = app.test_client()
+    token = csrf_token_from(client.get("/newsletter/", base_url="https://summit.example.org").get_data(as_text=True))
+    assert token
+    cookie = client.get_cookie("__Host-session", domain="summit.example.org")
+    assert cookie is not None and cookie.secure and cookie.path == "/" and cookie.http_only
+
+
+def test_over_plain_http_the_session_cookie_keeps_its_plain_name(client):
+    client.get("/newsletter/")
+    assert client.get_cookie("session") is not None

@@ -36,7 +36,10 @@ def _imports(path: Path, module: str, top_level_only: bool) -> set[str]:
     return found
 
 
-def test_every_portal_and_worker_module_imports():
+def test_every_portal_and_worker_module_imports(portal_env, monkeypatch):
+    # worker.app builds the app at import, as the Celery command needs: give it this test's settings.
+    for key, value in portal_env.items():
+        monkeypatch.setenv(key, value)
     for module in [*PORTAL_MODULES, "worker", "worker.app"]:
         importlib.import_module(module)
 

@@ -13,7 +13,10 @@ MAIL_QUEUE = "mail"
 
 def init_app(app: Flask) -> None:
     from portal.celery_app import register_tasks
+    from portal.mail.cli import outbox_cli
     from portal.mail.views import bp as dev_mail_bp
+
+    app.cli.add_command(outbox_cli)
 
     register_tasks(
         app,
@@ -26,5 +29,5 @@ def init_app(app: Flask) -> None:
             }
         },
     )
-    if app.config["EMBEDDED_SERVICES"]:
+    if app.config["DEV_MAILBOX_VISIBLE"]:
         app.register_blueprint(dev_mail_bp)

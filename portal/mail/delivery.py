@@ -86,15 +86,17 @@ def withhold_reason(row: OutgoingEmail) -> str | None:
 # are several times faster than EmailMessage, which parses every header on
 # assignment and refolds it on output, and delivery builds every message anew.
 class _WirePolicy(email.policy.Compat32):
-    """compat32 with CRLF, writing short ASCII headers directly.
+    """compat32 with CRLF, writing ASCII headers on one line when RFC 5322 allows it (998 octets).
 
-    Folding such a header changes nothing, but compat32 still builds a Header
-    object for it, which was the largest remaining cost per message. Values
-    reaching here have been checked for line breaks (_check_row).
+    compat32 builds a Header object for every header, which was the largest
+    remaining cost per message; and it folds a single long token, such as the
+    URL in List-Unsubscribe, by moving it to a continuation line, so parsers
+    read the value with leading whitespace. Values reaching here have been
+    checked for line breaks (_check_row).
     """
 
     def fold_binary(self, name, value):
-        if isinstance(value, str) and value.isascii() and len(name) + len(value) + 2 <= self.max_line_length:
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) + 2 <= _MAX_LINE:
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
@@ -392,6 +394,10 @@ class BatchOutcome:
     withheld: int = 0
     #: Claimed but not tried because the lease ran short; queued again at once.
     released: list[int] = field(default_factory=list)
+    #: Server unreachable: queued again without using up an attempt.
+    deferred: int = 0
+    #: How many of `sent` are already recorded (at a checkpoint).
+    recorded: int = 0
 
     def counts(self) -> dict[str, int]:
         return {
@@ -400,11 +406,21 @@ class BatchOutcome:
             "failed": self.failed,
             "withheld": self.withheld,
             "released": len(self.released),
+            "deferred": self.deferred,
         }
 
 
-def deliver_claimed(claimed: list[int]) -> BatchOutcome:
-    """Send claimed rows over one connection and record each outcome (the caller commits)."""
+# Sent messages are recorded (and the caller's checkpoint commits them) every this many:
+# a worker killed mid-batch sends at most this many messages a second time.
+PROGRESS_EVERY = 5
+
+
+def deliver_claimed(claimed: list[int], checkpoint=None) -> BatchOutcome:
+    """Send claimed rows over one connection and record each outcome (the caller commits).
+
+    `checkpoint`, the caller's commit, is called after every PROGRESS_EVERY
+    messages the server accepted, once they are recorded as sent.
+    """
     outcome = BatchOutcome()
     rows = db.session.scalars(
         select(OutgoingEmail)
@@ -414,15 +430,15 @@ def deliver_claimed(claimed: list[int]) -> BatchOutcome:
     ).all()
     try:
         with open_transport() as transport:
-            _send_batch(transport, rows, outcome)
+            _send_batch(transport, rows, outcome, checkpoint)
     finally:
         # Also when the batch stopped on an unexpected error: every message
         # already handed to the server must be marked sent.
-        _record_sent(outcome.sent)
+        _record_sent(outcome.sent[outcome.recorded:])
     return outcome
 
 
-def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome) -> None:
+def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, checkpoint) -> None:
     # Stop starting new sends halfway through the lease: the other half is
     # headroom for the last send to time out before anyone may claim these rows.
     send_until = time.monotonic() + current_app.config["OUTBOX_LEASE_SECONDS"] / 2
@@ -456,12 +472,16 @@ def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome) -> 
             outcome.failed += 1
         except ServerUnavailableError as exc:
             for pending in rows[index:]:
-                _count_retry(pending, str(exc), outcome)
+                _defer(pending, str(exc), outcome)
             return
         except TemporaryDeliveryError as exc:
             _count_retry(row, str(exc), outcome)
         else:
             outcome.sent.append(row.id)
+            if checkpoint is not None and len(outcome.sent) - outcome.recorded >= PROGRESS_EVERY:
+                _record_sent(outcome.sent[outcome.recorded:])
+                outcome.recorded = len(outcome.sent)
+                checkpoint()
 
 
 def _record_sent(ids: list[int]) -> None:
@@ -478,6 +498,7 @@ def _fail(row: OutgoingEmail, error: str) -> None:
     row.status = EmailStatus.FAILED.value
     row.last_error = error[:2000]
     row.lease_expires_at = None
+    row.failed_at = utcnow()
 
 
 def _withhold(row: OutgoingEmail, reason: str) -> None:
@@ -496,6 +517,35 @@ def _count_retry(row: OutgoingEmail, error: str, outcome: BatchOutcome) -> None:
     row.lease_expires_at = None
     row.next_attempt_at = utcnow() + retry_delay(row.attempts)
     outcome.retry += 1
+
+
+def _defer(row: OutgoingEmail, error: str, outcome: BatchOutcome) -> None:
+    """The server could not be reached: back off (capped), but give the attempt back."""
+    row.status = EmailStatus.QUEUED.value
+    row.attempts -= 1
+    row.deferrals += 1
+    row.last_error = error[:2000]
+    row.lease_expires_at = None
+    row.next_attempt_at = utcnow() + retry_delay(row.deferrals)
+    outcome.deferred += 1
+
+
+def requeue_failed(ids: list[int] | None = None, failed_since: datetime | None = None) -> list[int]:
+    """Put failed rows back in the queue, due now, with their attempts reset; returns their ids."""
+    conditions = [OutgoingEmail.status == EmailStatus.FAILED.value]
+    if ids:
+        conditions.append(OutgoingEmail.id.in_(ids))
+    if failed_since is not None:
+        conditions.append(OutgoingEmail.failed_at >= failed_since)
+    result = db.session.execute(
+        update(OutgoingEmail)
+        .where(*conditions)
+        .values(status=EmailStatus.QUEUED.value, attempts=0, deferrals=0, next_attempt_at=utcnow(),
+                failed_at=None, lease_expires_at=None)
+        .returning(OutgoingEmail.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars())
 
 
 def _release(row: OutgoingEmail) -> None:
@@ -520,6 +570,7 @@ def give_up_on_abandoned_rows() -> int:
         .values(
             status=EmailStatus.FAILED.value,
             lease_expires_at=None,
+            failed_at=utcnow(),
             last_error="gave up: every attempt was abandoned by a worker that stopped mid-send",
         )
         .execution_options(synchronize_session=False)

@@ -40,8 +40,12 @@ class OutgoingEmail(db.Model):
     #: Fixed when queued so a re-send after a crash is recognisable as the same message.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=EmailStatus.QUEUED.value)
-    #: Delivery attempts started so far (incremented when a worker claims the row).
+    #: Delivery attempts that reached the server with this message (or were lost with a
+    #: worker mid-send); OUTBOX_MAX_ATTEMPTS of them make the row fail.
     attempts: Mapped[int] = mapped_column(default=0)
+    #: Times the server could not be reached at all. They back off like attempts but never
+    #: use one up: a relay that is down for a day is not the message's fault.
+    deferrals: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: While status is 'sending': after this moment the claim is considered abandoned.
     lease_expires_at: Mapped[datetime | None]
@@ -53,6 +57,8 @@ class OutgoingEmail(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    #: When the row became 'failed' (`flask --app portal outbox retry --failed-since` reads it).
+    failed_at: Mapped[datetime | None]
 
     attachments: Mapped[list["OutgoingEmailAttachment"]] = relationship(
         back_populates="email", cascade="all, delete-orphan", order_by="OutgoingEmailAttachment.id"

@@ -9,9 +9,10 @@ from portal.celery_app import publish
 from portal.extensions import db
 from portal.mail import delivery
 
-# Ids per delivery task: each task is one claim, one SMTP session and one
-# commit of outcomes, so bigger batches cost less per message; a worker that
-# dies mid-batch means at most this many messages are sent twice.
+# Ids per delivery task: each task is one claim and one SMTP session, so bigger
+# batches cost less per message. Progress is committed every few messages
+# (delivery.PROGRESS_EVERY), so a worker that dies mid-batch sends at most that
+# many twice, not the whole batch.
 DELIVERY_BATCH = 100
 
 
@@ -25,13 +26,18 @@ def deliver_emails(email_ids: list[int]) -> dict:
     db.session.commit()
     if not claimed:
         return delivery.BatchOutcome().counts()
+    session = db.session()
+    # The progress commits must not expire the batch's rows: reloading each one
+    # would cost a query per message.
+    session.expire_on_commit = False
     try:
-        outcome = delivery.deliver_claimed(claimed)
+        outcome = delivery.deliver_claimed(claimed, checkpoint=db.session.commit)
     finally:
         # Also when the batch stopped on an unexpected error: the service has
         # recorded what the server accepted, and it must be committed, or it is
         # sent again once the lease expires.
         db.session.commit()
+        session.expire_on_commit = True
     if outcome.released:
         publish(deliver_emails, outcome.released)
     return outcome.counts()

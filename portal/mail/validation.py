@@ -7,6 +7,7 @@ checks every row again before it builds a message, because rows can also be
 written by other code.
 """
 import functools
+import unicodedata
 import re
 from email.utils import getaddresses
 
@@ -82,3 +83,13 @@ def check_attachment(filename: str, content_type: str, content_id: str | None) -
         check_header_value("attachment content id", content_id)
         if not content_id or any(char in content_id for char in "<> "):
             raise InvalidEmailError(f"content id {content_id!r} must be a bare id such as 'logo'")
+
+
+def address_key(address: str) -> str:
+    """The form of an address that lookups and unique indexes compare.
+
+    NFC first, so "josé" typed with a combining accent is the same address as
+    "josé" typed with a precomposed é; then case folding, because mailbox
+    providers treat local parts case-insensitively in practice.
+    """
+    return unicodedata.normalize("NFC", address.strip()).casefold()

@@ -11,11 +11,12 @@ import io
 from dataclasses import dataclass
 
 import segno
+from flask import current_app
 
 from portal.links import absolute_url, portal_host
 from portal.mail import Attachment, Cause, EmailContent, email
 from portal.registration.ics import cancellation_calendar, registration_calendar
-from portal.registration.tokens import make_manage_token
+from portal.registration.tokens import make_manage_token, make_verify_token
 
 
 def manage_url(registration) -> str:
@@ -73,14 +74,14 @@ class SeatFiles:
 
 def seat_files(registration) -> SeatFiles:
     """The costly part of a confirmation (about 2 ms of CPU); needs no database."""
-    links = manage_url(registration), event_url(registration.event)
     qr_cid = f"checkin-{registration.code}@{portal_host()}"
+    calendar = registration_calendar(registration, absolute_url("registration.lost_link"), event_url(registration.event))
     return SeatFiles(
-        manage_url=links[0],
+        manage_url=manage_url(registration),
         qr_cid=qr_cid,
         attachments=[
             Attachment(f"check-in-{registration.code}.png", "image/png", checkin_qr_png(registration.code), qr_cid),
-            Attachment(f"{registration.event.slug}.ics", "text/calendar", registration_calendar(registration, *links)),
+            Attachment(f"{registration.event.slug}.ics", "text/calendar", calendar),
         ],
     )
 
@@ -138,3 +139,13 @@ def send_already_registered(registration, position: int | None):
 @email("registration_link")
 def send_manage_link(registration, position: int | None):
     return _content(registration, position=position)
+
+
+@email("registration_verify")
+def send_verify_request(registration, position: int | None):
+    """REGISTRATION_CONFIRM_EMAIL: "press the button to keep your seat"; the confirmation follows."""
+    token = make_verify_token(registration.code, registration.token_version)
+    return _content(
+        registration, position=position, verify_url=absolute_url("registration.verify_email", token=token),
+        hold_hours=current_app.config["REGISTRATION_HOLD_HOURS"],
+    )

@@ -1,84 +1,35 @@
 """Registration, change, cancel and lost-link forms (Flask-WTF, CSRF included).
 
-Text is stripped and checked for length and for characters that have no place
-in it: control characters (CR/LF above all, which could split an email header)
-and, in names and other one-line fields, angle brackets. Pages escape
-everything anyway; refusing these keeps the data clean for badges and
-exports. The form classes are built once; per request only the event's
-choices are filled in.
+The checks on typed text are shared with every form (portal.forms). The form
+classes are built once; per request only the event's choices are filled in.
 """
-import re
-
-from email_validator import EmailNotValidError, validate_email
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired
 
-from portal.forms import TextForm
+from portal.forms import (
+    TextForm,
+    deliverable_looking_email,
+    multi_line,
+    normalize_newlines,
+    required,
+    single_line,
+    strip,
+    too_long,
+)
 from portal.registration import display
 
 ALL_DAYS = "all"
 
-# C0 controls (CR, LF, TAB...), DEL, C1 controls, and the Unicode line/paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# The same, but a multi-line field may contain line breaks.
-_CONTROL_EXCEPT_NEWLINE = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-_ANGLE_BRACKET = re.compile(r"[<>]")
-_MARKUP_TAG = re.compile(r"<\s*[a-zA-Z/!?]")
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _normalize_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
-
-
-def single_line(form, field):
-    if field.data and _CONTROL.search(field.data):
-        raise ValidationError("Please use only letters, numbers and punctuation, on one line (no line breaks or tabs).")
-    if field.data and _ANGLE_BRACKET.search(field.data):
-        raise ValidationError("Please remove the angle brackets (< and >).")
-
-
-def multi_line(form, field):
-    if field.data and _CONTROL_EXCEPT_NEWLINE.search(field.data):
-        raise ValidationError("Please remove tabs and other invisible control characters.")
-    if field.data and _MARKUP_TAG.search(field.data):
-        raise ValidationError("Please remove anything that looks like an HTML tag (text between < and >).")
-
-
-def deliverable_looking_email(form, field):
-    """Syntax only (no DNS lookup, so a POST stays fast and works offline); the value is kept as typed."""
-    if not field.data:
-        return
-    if _CONTROL.search(field.data):
-        raise ValidationError("Enter an email address on one line, like name@example.org.")
-    try:
-        validate_email(field.data, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationError(f"Enter a valid email address, like name@example.org. {exc}") from None
-
-
-def _required(what: str):
-    # DataRequired looks at the stripped value, so "   " counts as empty.
-    return DataRequired(message=f"Enter your {what}.")
-
-
-def _too_long(limit: int):
-    return Length(max=limit, message=f"Please keep this to {limit} characters or fewer.")
-
-
 def _name_field(label: str, autocomplete: str):
     return StringField(
-        label, filters=[_strip], validators=[_required(label.lower()), _too_long(100), single_line],
+        label, filters=[strip], validators=[required(label.lower()), too_long(100), single_line],
         render_kw={"autocomplete": autocomplete, "maxlength": 100},
     )
 
 
 def _needs_field(label: str):
     return TextAreaField(
-        label, filters=[_strip, _normalize_newlines], validators=[_too_long(500), multi_line],
+        label, filters=[strip, normalize_newlines], validators=[too_long(500), multi_line],
         render_kw={"rows": 3, "maxlength": 500},
     )
 
@@ -118,15 +69,15 @@ class RegistrationForm(TextForm):
     first_name = _name_field("First name", "given-name")
     last_name = _name_field("Last name", "family-name")
     email = EmailField(
-        "Email address", filters=[_strip], validators=[_required("email address"), deliverable_looking_email],
+        "Email address", filters=[strip], validators=[required("email address"), deliverable_looking_email],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
     organization = StringField(
-        "Organization", filters=[_strip], validators=[_required("organization"), _too_long(200), single_line],
+        "Organization", filters=[strip], validators=[required("organization"), too_long(200), single_line],
         render_kw={"autocomplete": "organization", "maxlength": 200},
     )
     job_title = StringField(
-        "Job title", filters=[_strip], validators=[_required("job title"), _too_long(200), single_line],
+        "Job title", filters=[strip], validators=[required("job title"), too_long(200), single_line],
         render_kw={"autocomplete": "organization-title", "maxlength": 200},
     )
     category = RadioField("Attendee category", invalid_choice_message="Choose your attendee category.")
@@ -138,8 +89,13 @@ class RegistrationForm(TextForm):
         description="Privacy notice",
         validators=[DataRequired(message="Please agree to the privacy notice to register.")],
     )
+    # Separate from the registration and unticked: it only asks for a confirmation email.
+    newsletter = BooleanField(
+        "Also send me the society's newsletter (we will email you to confirm first)",
+        description="Newsletter",
+    )
     # Honeypot: hidden from people (CSS, aria-hidden, no tab stop); bots fill it in.
-    website = StringField("Leave this field empty", filters=[_strip])
+    website = StringField("Leave this field empty", filters=[strip])
 
     def fill_choices(self, event) -> "RegistrationForm":
         self.category.choices = [
@@ -165,7 +121,7 @@ class CancelForm(TextForm):
 
 class LostLinkForm(TextForm):
     email = EmailField(
-        "Email address you registered with", filters=[_strip],
-        validators=[_required("email address"), deliverable_looking_email],
+        "Email address you registered with", filters=[strip],
+        validators=[required("email address"), deliverable_looking_email],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )

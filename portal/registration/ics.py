@@ -74,7 +74,12 @@ def _day_entry(registration, day, stamp: datetime, sequence: int) -> icalendar.E
     return entry
 
 
-def registration_calendar(registration, manage_url: str, event_url: str) -> bytes:
+def registration_calendar(registration, lost_link_url: str, event_url: str) -> bytes:
+    """The attendee's days, to add to a calendar.
+
+    No manage link inside: calendar entries get shared and synced to places
+    an email does not go. The description says where to get a link instead.
+    """
     event = registration.event
     calendar = _calendar(event, "PUBLISH")
     stamp = datetime.now(timezone.utc)
@@ -82,7 +87,8 @@ def registration_calendar(registration, manage_url: str, event_url: str) -> byte
     description = (
         f"Registration code: {registration.code}\n"
         f"{registration.full_name}, {registration.category.label}\n"
-        f"View, change or cancel your registration: {manage_url}"
+        f"To view, change or cancel your registration, use the link in your confirmation email, "
+        f"or ask for a new one at {lost_link_url}"
     )
     for day in registration.days:
         entry = _day_entry(registration, day, stamp, sequence)

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -222,8 +221,11 @@ class Registration(db.Model):
     code: Mapped[str] = mapped_column(String(8), unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
-    #: As typed (stripped); compared with lower() everywhere, including the unique index.
+    #: As typed (stripped); mail goes here.
     email: Mapped[str] = mapped_column(String(320))
+    #: portal.mail.validation.address_key(email) (NFC, case-folded): what lookups and the
+    #: unique index compare, so "José" typed two ways or in two cases is one address.
+    email_key: Mapped[str] = mapped_column(String(320))
     organization: Mapped[str] = mapped_column(String(200))
     job_title: Mapped[str] = mapped_column(String(200))
     category_id: Mapped[int] = mapped_column(ForeignKey("attendee_category.id"))
@@ -237,6 +239,10 @@ class Registration(db.Model):
     waitlisted_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    #: With REGISTRATION_CONFIRM_EMAIL on: the registration (and any seat it holds) is
+    #: released at this moment unless its address is confirmed first (email_confirmed_at).
+    hold_expires_at: Mapped[datetime | None]
+    email_confirmed_at: Mapped[datetime | None]
     #: Part of every manage link; raising it makes all links sent so far stop working.
     token_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -255,6 +261,11 @@ class Registration(db.Model):
     @property
     def is_waitlisted(self) -> bool:
         return self.status == RegistrationStatus.WAITLISTED.value
+
+    @property
+    def is_on_hold(self) -> bool:
+        """Waiting for its address to be confirmed (REGISTRATION_CONFIRM_EMAIL)."""
+        return self.hold_expires_at is not None and self.email_confirmed_at is None and not self.is_cancelled
 
     @property
     def is_cancelled(self) -> bool:
@@ -278,15 +289,15 @@ class Registration(db.Model):
         return display.days_choice_label(self.event.days, self.days, in_sentence=True)
 
 
-# One active registration per event and address, whatever the letter case: the
+# One active registration per event and address, however it was typed: the
 # backstop behind the service's own check (a cancelled registration frees the address).
 Index(
-    "uq_registration_event_email_active",
+    "uq_registration_event_email_key_active",
     Registration.event_id,
-    func.lower(Registration.email),
+    Registration.email_key,
     unique=True,
     postgresql_where=Registration.status != RegistrationStatus.CANCELLED.value,
     sqlite_where=Registration.status != RegistrationStatus.CANCELLED.value,
 )
 # "Lost your link?" looks an address up across events.
-Index("ix_registration_email_lower", func.lower(Registration.email))
+Index("ix_registration_email_key", Registration.email_key)

@@ -11,7 +11,7 @@ no seat decision (e.g. drawing the QR code) is done before the lock.
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.database import lock_timeouts_as, select_for_update, utcnow
 from portal.extensions import db
+from portal.mail.models import OutgoingEmail
+from portal.mail.validation import address_key
 from portal.registration import emails
 from portal.registration.errors import (
     DaysUnavailable,
@@ -39,7 +41,7 @@ from portal.registration.models import (
     RegistrationStatus,
     registration_day,
 )
-from portal.registration.tokens import read_manage_token
+from portal.registration.tokens import read_manage_token, read_verify_token
 
 CONFIRMED = RegistrationStatus.CONFIRMED.value
 WAITLISTED = RegistrationStatus.WAITLISTED.value
@@ -189,11 +191,11 @@ def waitlist_position(registration: Registration) -> int | None:
 
 
 def active_registration(event_id: int, email: str) -> Registration | None:
-    """The registration holding this address for the event, whatever the letter case."""
+    """The registration holding this address for the event, however it was typed."""
     return db.session.scalar(
         select(Registration).where(
             Registration.event_id == event_id,
-            func.lower(Registration.email) == func.lower(email),
+            Registration.email_key == address_key(email),
             Registration.status != CANCELLED,
         )
     )
@@ -304,6 +306,7 @@ def _new_registration(event: Event, details: AttendeeDetails) -> Registration:
         first_name=details.first_name,
         last_name=details.last_name,
         email=details.email,
+        email_key=address_key(details.email),
         organization=details.organization,
         job_title=details.job_title,
         category=event.category(details.category_code),
@@ -325,7 +328,8 @@ def _register_locked(registration: Registration, files: emails.SeatFiles) -> Reg
 
     existing = active_registration(event.id, registration.email)
     if existing is not None:
-        emails.send_already_registered(existing, waitlist_position(existing), to=existing.email)
+        if under_daily_email_cap(existing.id, "registration_already_registered"):
+            emails.send_already_registered(existing, waitlist_position(existing), to=existing.email)
         return _outcome_for_newcomer(event, seats, day_ids)
 
     now = utcnow()
@@ -337,10 +341,15 @@ def _register_locked(registration: Registration, files: emails.SeatFiles) -> Reg
         registration.status = WAITLISTED
         registration.waitlisted_at = now
         outcome = RegistrationOutcome(WAITLISTED, waitlist_length(event.id) + 1)
+    if current_app.config["REGISTRATION_CONFIRM_EMAIL"]:
+        registration.hold_expires_at = now + timedelta(hours=current_app.config["REGISTRATION_HOLD_HOURS"])
     db.session.add(registration)
     db.session.flush()  # the unique constraints speak here, before any email is rendered
 
-    if registration.is_confirmed:
+    if registration.is_on_hold:
+        # The seat (or place in line) is held; the usual email follows the address's confirmation.
+        emails.send_verify_request(registration, outcome.position, to=registration.email)
+    elif registration.is_confirmed:
         emails.send_confirmation(registration, files, to=registration.email)
     else:
         full_days = [day for day in registration.days if day.id in seats.full_days(day_ids)]
@@ -554,6 +563,64 @@ def cancel_registration(registration_id: int) -> list[Registration]:
     return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
 
 
+# --- Holds until the address is confirmed (REGISTRATION_CONFIRM_EMAIL) -----------------
+
+
+def registration_from_verify_token(token: str) -> Registration:
+    code, version = read_verify_token(token)
+    registration = db.session.scalar(select(Registration).where(Registration.code == code))
+    if registration is None:
+        raise UnknownRegistration(code)
+    if registration.token_version != version:
+        raise ExpiredManageToken("a newer link was sent")
+    return registration
+
+
+def confirm_email(registration_id: int) -> bool:
+    """The registrant pressed the button: the hold ends and the usual email goes out.
+
+    False when there was nothing to confirm (done already, or the hold was
+    released). Under the event lock, so it cannot cross the release of the
+    same hold.
+    """
+    registration, _ = _lock_registration(registration_id)
+    if not registration.is_on_hold:
+        return False
+    registration.email_confirmed_at = utcnow()
+    registration.hold_expires_at = None
+    db.session.flush()
+    if registration.is_confirmed:
+        emails.send_confirmation(registration, to=registration.email)
+    else:
+        emails.send_waitlisted(registration, waitlist_position(registration), [], to=registration.email)
+    return True
+
+
+def expired_hold_ids() -> list[int]:
+    return list(db.session.scalars(
+        select(Registration.id).where(
+            Registration.hold_expires_at < utcnow(),
+            Registration.email_confirmed_at.is_(None),
+            Registration.status != CANCELLED,
+        ).order_by(Registration.id)
+    ))
+
+
+def release_hold(registration_id: int) -> list[Registration]:
+    """Cancel a registration whose address was never confirmed, and promote; returns who was promoted.
+
+    Nobody is emailed about the release itself: the address may well be made up.
+    """
+    registration, overall_capacity = _lock_registration(registration_id)
+    if not registration.is_on_hold or registration.hold_expires_at >= utcnow():
+        return []
+    registration.status = CANCELLED
+    registration.cancelled_at = utcnow()
+    registration.hold_expires_at = None
+    db.session.flush()
+    return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
+
+
 def _check_changeable(registration: Registration) -> None:
     if registration.is_cancelled:
         raise RegistrationCancelled(registration.code)
@@ -566,21 +633,48 @@ def changes_open(event: Event) -> bool:
     return utcnow() < event.registration_closes_at
 
 
-def send_manage_links(email: str) -> int:
-    """"Lost your link?": email a fresh link for each active registration of this address.
+LOST_LINK_REQUEST = "registration.lost_link"
 
-    The caller shows the same answer whatever this returns.
+
+def handle_lost_link_request(email: str, payload: dict) -> str:
+    """"Lost your link?", decided after the response (portal.deferred): a fresh link per active registration.
+
+    The new link revokes the older ones (token_version), so a link that
+    leaked stops working once its owner asks for another. Each registration
+    gets at most REGISTRATION_VISITOR_EMAILS_PER_DAY such emails a day,
+    however many people type the address in.
     """
     now = utcnow()
     registrations = db.session.scalars(
         select(Registration)
-        .where(func.lower(Registration.email) == func.lower(email), Registration.status != CANCELLED)
+        .where(Registration.email_key == address_key(email), Registration.status != CANCELLED)
         .order_by(Registration.id)
     ).all()
-    sent = 0
+    outcome = "unknown"
     for registration in registrations:
         if registration.event.ends_at <= now:
             continue
+        if not under_daily_email_cap(registration.id, "registration_link"):
+            outcome = "capped" if outcome == "unknown" else outcome
+            continue
+        registration.token_version += 1
         emails.send_manage_link(registration, waitlist_position(registration), to=registration.email)
-        sent += 1
-    return sent
+        outcome = "sent"
+    db.session.flush()
+    return outcome
+
+
+def under_daily_email_cap(registration_id: int, email_name: str) -> bool:
+    """Fewer than REGISTRATION_VISITOR_EMAILS_PER_DAY emails of this kind for this registration in 24 hours.
+
+    Counted in the outbox (by cause), so the cap holds across processes and without Redis.
+    """
+    sent = db.session.scalar(
+        select(func.count()).select_from(OutgoingEmail).where(
+            OutgoingEmail.cause_kind == "registration",
+            OutgoingEmail.cause_id == registration_id,
+            OutgoingEmail.name == email_name,
+            OutgoingEmail.created_at > utcnow() - timedelta(hours=24),
+        )
+    )
+    return sent < current_app.config["REGISTRATION_VISITOR_EMAILS_PER_DAY"]

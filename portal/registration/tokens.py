@@ -28,3 +28,21 @@ def read_manage_token(token: str) -> tuple[str, int]:
     except TokenInvalid as exc:
         raise TamperedManageToken("this link is not valid") from exc
     return claims.subject, claims.version
+
+
+VERIFY_PURPOSE = "registration-verify-email"
+
+
+def make_verify_token(code: str, token_version: int) -> str:
+    return make_token(VERIFY_PURPOSE, code, token_version)
+
+
+def read_verify_token(token: str) -> tuple[str, int]:
+    """The "confirm your address" link: lives as long as the hold it confirms."""
+    try:
+        claims = read_token(VERIFY_PURPOSE, token, current_app.config["REGISTRATION_HOLD_HOURS"] * 3600)
+    except TokenExpired as exc:
+        raise ExpiredManageToken("this link has expired") from exc
+    except TokenInvalid as exc:
+        raise TamperedManageToken("this link is not valid") from exc
+    return claims.subject, claims.version

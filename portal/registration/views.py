@@ -3,13 +3,19 @@
 No login: an attendee manages their registration through the signed link in
 their emails (see tokens.py). Every page works without JavaScript.
 """
-from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from portal.database import is_lock_contention, utcnow
+from portal.deferred.intake import defer_request
 from portal.errors import render_error
+from portal.forms import ButtonForm
 from portal.extensions import db, limiter
+from portal.newsletter import intake as newsletter_intake
+from portal.newsletter.models import SignupSource
+from portal.newsletter.service import Preferences
 from portal.registration import display, service
+from portal.security import mark_private
 from portal.registration.errors import (
     DaysUnavailable,
     EventNotFound,
@@ -35,6 +41,14 @@ bp = Blueprint("registration", __name__)
 # (that would reveal who else is waiting; the registrant gets it by email).
 OUTCOME_KEY = "registration.outcome"
 BUSY_RETRY_AFTER_SECONDS = 5
+
+
+@bp.after_request
+def _private_when_personal(response):
+    # Manage pages (and their error pages) are reached by a personal link.
+    if request.view_args and "token" in request.view_args:
+        mark_private(response)
+    return response
 
 
 @bp.app_context_processor
@@ -122,6 +136,11 @@ def register(slug: str):
                 accessibility=form.accessibility.data,
             ),
         )
+        if form.newsletter.data:
+            # Same transaction: no subscription request without the registration, and vice versa.
+            newsletter_intake.request_signup(
+                form.email.data, form.first_name.data, Preferences.everything(), SignupSource.REGISTRATION
+            )
         db.session.commit()
     # `slug`, not event.slug: the commit expired the event, and reloading it would cost three queries.
     session[OUTCOME_KEY] = {"event": slug, "status": outcome.status}
@@ -218,13 +237,28 @@ def cancel(token: str):
     )
 
 
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+def verify_email(token: str):
+    """REGISTRATION_CONFIRM_EMAIL: GET shows a button; only the POST confirms (mail scanners open links)."""
+    registration = service.registration_from_verify_token(token)
+    form = ButtonForm()
+    if form.validate_on_submit():
+        if service.confirm_email(registration.id):
+            db.session.commit()
+            flash("Thank you: your address is confirmed. We have emailed you the details.", "success")
+        return redirect(url_for(".verify_email", token=token), code=303)
+    return render_template("registration/verify.html", registration=registration, event=registration.event,
+                           form=form, hold_hours=current_app.config["REGISTRATION_HOLD_HOURS"])
+
+
 @bp.route("/manage/lost-link", methods=["GET", "POST"])
 @limiter.limit(_lost_link_rate_limit, methods=["POST"])
 def lost_link():
     """Always the same answer; the link only goes to an address that is registered."""
     form = LostLinkForm()
     if form.validate_on_submit():
-        service.send_manage_links(form.email.data)
+        # Decided by a task after the response: a registered and an unknown address cost the same.
+        defer_request(service.LOST_LINK_REQUEST, form.email.data)
         db.session.commit()
         return redirect(url_for(".link_sent"), code=303)
     return render_template("registration/lost_link.html", form=form)

@@ -1,65 +1,12 @@
-"""Fixtures for the mail tests: a Redis server a test may stop, and workers started on demand."""
-import shutil
-import subprocess
+"""Fixtures for the mail tests: workers started on demand, and SMTP servers with quirks."""
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
-
 from aiosmtpd.controller import Controller
 
 from portal.extensions import db
 from tests.support.smtp import RecordingHandler, SMTPServer, free_port
-from tests.support.wait import wait_until
 from tests.support.worker import start_beat, start_worker
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-class RedisServer:
-    """A throwaway redis-server on a fixed free port, so it can be stopped and started again."""
-
-    def __init__(self, log_path: Path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "RedisServer":
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        wait_until(self._answers, timeout=60, message=f"redis-server on port {self.port}")
-        return self
-
-    def _answers(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"redis-server exited:\n{self.log_path.read_text(errors='replace')}")
-        try:
-            with redis_lib.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1) as client:
-                return client.ping()
-        except redis_lib.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis-server.log").start()
-    yield server
-    server.stop()
 
 
 class CeleryStarter:
@@ -126,6 +73,7 @@ def embedded_env(portal_env, tmp_path):
     portal_env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'embedded.sqlite'}"
     portal_env["REDIS_URL"] = ""
     portal_env["MAIL_SERVER"] = ""
+    portal_env["PORTAL_DEVELOPMENT"] = "1"  # the mailbox page is for development only
     return portal_env
 
 

@@ -19,7 +19,7 @@ from tests.support.mail import (
     wait_for_status,
     wait_for_task_successes,
 )
-from tests.support.smtp import free_port
+from tests.support.smtp import SMTPServer, free_port
 
 
 def queue_and_dispatch(app, **kwargs) -> int:
@@ -178,14 +178,71 @@ def test_batch_stops_sending_when_half_its_lease_is_used_and_requeues_the_rest(s
         assert (state.status, state.attempts, state.lease_expires_at) == (EmailStatus.QUEUED.value, 0, None)
 
 
-def test_unreachable_server_reschedules_the_whole_batch(portal_env, make_app):
+def test_unreachable_server_reschedules_the_whole_batch_without_using_an_attempt(portal_env, make_app):
     portal_env["MAIL_SERVER"] = "127.0.0.1"
     portal_env["MAIL_PORT"] = str(free_port())  # nothing listens there
     app = make_app()
     ids = [queue_committed(app, to=f"person{n}@example.org") for n in range(3)]
     with app.app_context():
-        assert deliver_emails(ids) == {"sent": 0, "retry": 3, "failed": 0, "withheld": 0, "released": 0}
+        assert deliver_emails(ids) == {"sent": 0, "retry": 0, "failed": 0, "withheld": 0, "released": 0,
+                                       "deferred": 3}
     for email_id in ids:
         state = row_state(app, email_id)
-        assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 1)
+        assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 0)
         assert state.last_error.startswith("cannot connect to 127.0.0.1:")
+
+
+def test_a_long_outage_never_fails_mail_and_it_goes_out_once_the_server_is_back(portal_env, make_app):
+    port = free_port()
+    portal_env["MAIL_SERVER"] = "127.0.0.1"
+    portal_env["MAIL_PORT"] = str(port)
+    app = make_app(OUTBOX_MAX_ATTEMPTS=3)
+    email_id = queue_committed(app)
+    with app.app_context():
+        for _ in range(10):  # far more connection failures than OUTBOX_MAX_ATTEMPTS
+            db.session.execute(update(OutgoingEmail).values(next_attempt_at=OutgoingEmail.created_at))
+            db.session.commit()
+            deliver_emails([email_id])
+    state = row_state(app, email_id)
+    assert (state.status, state.attempts) == (EmailStatus.QUEUED.value, 0)
+    server = SMTPServer(port=port).start()
+    try:
+        with app.app_context():
+            db.session.execute(update(OutgoingEmail).values(next_attempt_at=OutgoingEmail.created_at))
+            db.session.commit()
+            assert deliver_emails([email_id])["sent"] == 1
+        assert len(server.messages) == 1 and row_state(app, email_id).status == EmailStatus.SENT.value
+    finally:
+        server.stop()
+
+
+def test_outbox_retry_queues_failed_mail_again_and_it_is_delivered(smtp_env, smtp_server, make_app):
+    app = make_app()
+    first, second = queue_committed(app, to="one@example.org"), queue_committed(app, to="two@example.org")
+    smtp_server.script("550 mailbox unavailable", "550 mailbox unavailable")
+    with app.app_context():
+        deliver_emails([first, second])
+    assert {row_state(app, i).status for i in (first, second)} == {EmailStatus.FAILED.value}
+
+    result = app.test_cli_runner().invoke(args=["outbox", "retry", "--id", str(first)])
+    assert result.exit_code == 0 and "1 failed email(s) queued again." in result.output
+    assert (row_state(app, first).status, row_state(app, first).attempts) == (EmailStatus.QUEUED.value, 0)
+    assert row_state(app, second).status == EmailStatus.FAILED.value
+    with app.app_context():
+        assert deliver_emails([first])["sent"] == 1
+    assert [m.recipients for m in smtp_server.messages] == [["one@example.org"]]
+
+
+def test_outbox_retry_failed_since_leaves_older_failures_alone(make_app):
+    app = make_app()
+    old, recent = queue_committed(app), queue_committed(app, to="recent@example.org")
+    with app.app_context():
+        db.session.execute(update(OutgoingEmail).where(OutgoingEmail.id == old).values(
+            status="failed", failed_at=utcnow() - timedelta(days=3)))
+        db.session.execute(update(OutgoingEmail).where(OutgoingEmail.id == recent).values(
+            status="failed", failed_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    since = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    result = app.test_cli_runner().invoke(args=["outbox", "retry", "--failed-since", since])
+    assert result.exit_code == 0 and "1 failed email(s)" in result.output
+    assert row_state(app, old).status == "failed" and row_state(app, recent).status == "queued"

@@ -30,7 +30,7 @@ def test_attendee_registers_reads_the_mail_changes_a_day_and_cancels_in_chromium
     page.get_by_role("link", name="Register now").click()
     page.get_by_label("First name").fill("Grace")
     page.get_by_label("Last name").fill("Hopper")
-    page.get_by_label("Email address").fill("Grace.Hopper@example.org")
+    page.get_by_label("Email address", exact=True).fill("Grace.Hopper@example.org")
     page.get_by_label("Organization").fill("Compiler Society")
     page.get_by_label("Job title").fill("Rear Admiral")
     page.get_by_label("Government ($195.00)").check()

@@ -121,7 +121,8 @@ def test_without_the_capacity_lock_the_same_race_oversells(race_env, make_app, r
     """Proves the race is real: the lock, not luck, is what keeps the test above honest."""
     app = make_app(RATELIMIT_ENABLED=False)
     server = registration_server(
-        workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS
+        workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS,
+        REGISTRATION_VISITOR_EMAILS_PER_DAY=100,
     )
     visitors = browser_sessions(server.url, RACERS)
     # Whether one race interleaves badly depends on scheduling (a busy machine can
@@ -138,7 +139,9 @@ def test_without_the_capacity_lock_the_same_race_oversells(race_env, make_app, r
 
 def test_twenty_posts_of_one_address_in_mixed_case_make_one_registration(race_env, make_app, registration_server):
     app = make_app(RATELIMIT_ENABLED=False)
-    server = registration_server(workers=4, threads=4, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS)
+    # Cap lifted: every duplicate is answered, as this test counts them.
+    server = registration_server(workers=4, threads=4, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS,
+                                 REGISTRATION_VISITOR_EMAILS_PER_DAY=100)
     slug = new_event(app)
     visitors = browser_sessions(server.url, 20)
     variants = ["ada@example.org", "Ada@Example.org", "ADA@EXAMPLE.ORG", "ada@EXAMPLE.org", "aDa@example.ORG"]
@@ -157,7 +160,8 @@ def test_unique_index_alone_stops_a_duplicate_address_when_the_lock_is_off(race_
     """The partial unique index on lower(email) is the backstop: an IntegrityError becomes "already registered"."""
     app = make_app(RATELIMIT_ENABLED=False)
     server = registration_server(
-        workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS
+        workers=4, threads=4, REGISTRATION_CAPACITY_LOCK=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS,
+        REGISTRATION_VISITOR_EMAILS_PER_DAY=100,
     )
     slug = new_event(app)
     visitors = browser_sessions(server.url, 20)

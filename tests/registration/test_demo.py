@@ -45,8 +45,19 @@ def test_fresh_install_shows_a_live_form_at_the_summit_address(app):
     assert form.status_code == 200 and 'name="first_name"' in form.get_data(as_text=True)
 
 
-def test_seed_demo_command_reports_the_summit(app):
-    with app.app_context():  # as `flask --app portal seed-demo` runs it
+def test_seed_demo_command_reports_the_summit(make_app):
+    app = make_app(DEVELOPMENT=True)  # as `make run` runs it
+    with app.app_context():
         result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "Policy Summit" in result.output and "/events/policy-summit-" in result.output
+
+
+def test_seed_demo_refuses_outside_development_and_writes_nothing(app):
+    from portal.admin.models import AdminUser
+    from portal.registration.models import Event
+
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code != 0 and "local development" in result.output
+        assert db.session.query(Event).count() == 0 and db.session.query(AdminUser).count() == 0

@@ -12,8 +12,10 @@ from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from portal.registration.models import Event, Registration
 from portal.registration.tokens import MANAGE_LINK_PURPOSE
+from tests.support.deferred import decide_requests
 from tests.support.mail import outbox
 from tests.support.registration import manage_path, new_event, register, registrations
+from tests.support.wait import wait_until
 from tests.support.web import csrf_token_from, page_text
 
 
@@ -188,6 +190,7 @@ def test_lost_link_sends_a_link_only_to_a_registered_address_and_answers_the_sam
         return page_text(client.get(response.headers["Location"])).replace(address, "ADDRESS")
 
     assert ask("ada@example.org") == ask("nobody@example.org")
+    assert decide_requests(m_app) == ["sent", "unknown"]
     [link] = outbox(m_app, "registration_link")
     assert link.to == "Ada@Example.org"
     assert m_app.test_client().get(manage_path(link.text)).status_code == 200
@@ -246,3 +249,64 @@ def test_giving_up_a_day_sends_a_calendar_file_that_withdraws_it(m_app):
     assert str(current["METHOD"]) == "PUBLISH" and uids(current) == {day1_uid}
     assert str(withdrawal["METHOD"]) == "CANCEL" and uids(withdrawal) == {day2_uid}
     assert "removes the day you gave up" in outbox(m_app, "registration_changed")[0].text
+
+
+def _ask_for_link(app, address: str) -> None:
+    client = app.test_client()
+    token = csrf_token_from(client.get("/manage/lost-link").get_data(as_text=True))
+    assert client.post("/manage/lost-link", data={"email": address, "csrf_token": token}).status_code == 303
+
+
+def test_a_new_link_revokes_the_links_sent_before(m_app):
+    slug = new_event(m_app)
+    client, old_path = registered(m_app, slug, email="ada@example.org")
+    _ask_for_link(m_app, "ada@example.org")
+    decide_requests(m_app)
+    new_path = manage_path(outbox(m_app, "registration_link")[-1].text)
+    assert client.get(new_path).status_code == 200
+    old = client.get(old_path)
+    assert old.status_code == 410 and "when we send you a newer one" in old.get_data(as_text=True)
+
+
+def test_link_emails_and_already_registered_emails_are_capped_per_registration_and_day(m_app):
+    slug = new_event(m_app)
+    registered(m_app, slug, email="ada@example.org")
+    for _ in range(5):
+        _ask_for_link(m_app, "ada@example.org")
+        register(m_app.test_client(), slug, email="ada@example.org")
+    assert decide_requests(m_app) == ["sent"] * 3 + ["capped"] * 2
+    assert len(outbox(m_app, "registration_link")) == 3
+    assert len(outbox(m_app, "registration_already_registered")) == 3
+
+
+def test_a_cancelled_registrations_link_shows_only_that_it_is_cancelled(m_app):
+    slug = new_event(m_app)
+    client, path = registered(m_app, slug, email="ada@example.org", dietary="No nuts", organization="Engine Society")
+    client.post(path + "/cancel", data={"csrf_token": csrf_token_from(client.get(path + "/cancel").get_data(as_text=True))})
+    text = page_text(client.get(path))
+    assert "Cancelled." in text
+    for personal in ("ada@example.org", "Lovelace", "No nuts", "Engine Society"):
+        assert personal not in text
+
+
+def test_manage_pages_are_not_cached_and_send_no_referrer(m_app):
+    slug = new_event(m_app)
+    client, path = registered(m_app, slug)
+    for url in (path, path + "/cancel", "/manage/not-a-token"):
+        response = client.get(url)
+        assert response.headers["Cache-Control"] == "no-store", url
+        assert response.headers["Referrer-Policy"] == "no-referrer", url
+
+
+def test_tokens_stay_out_of_the_access_log(m_app, portal_server):
+    import urllib.request
+
+    server = portal_server()
+    slug = new_event(m_app)
+    client, path = registered(m_app, slug)
+    token = path.rsplit("/", 1)[1]
+    with urllib.request.urlopen(server.url + path, timeout=30) as response:
+        assert response.status == 200
+    log = wait_until(lambda: (lambda text: text if "/manage/" in text else None)(server.output()),
+                     message="access log line")
+    assert token not in log and "/manage/[token]" in log

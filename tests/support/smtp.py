@@ -54,9 +54,9 @@ class RecordingHandler:
 
 
 class SMTPServer:
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         self.handler = RecordingHandler()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def start(self):

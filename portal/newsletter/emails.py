@@ -1,0 +1,98 @@
+"""Every email a subscriber can get. Each function returns its context (see portal.mail).
+
+Emails to a confirmed subscriber carry the list headers of RFC 2369 and
+RFC 8058, so mail clients offer their own one-click "Unsubscribe" button.
+Every message is withheld at send time when its recipient erased their data
+in the meantime; list mail also when they unsubscribed.
+"""
+from flask import current_app
+
+from portal.extensions import db
+from portal.links import absolute_url, portal_host
+from portal.mail import Cause, EmailContent, email
+from portal.mail.validation import address_key
+from portal.newsletter.models import Subscriber
+from portal.newsletter.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_subscriber_token
+
+
+def preferences_url(subscriber: Subscriber) -> str:
+    return absolute_url("newsletter.preferences", token=make_subscriber_token(PREFERENCES, subscriber))
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    return absolute_url("newsletter.unsubscribe", token=make_subscriber_token(UNSUBSCRIBE, subscriber))
+
+
+def list_headers(subscriber: Subscriber) -> dict[str, str]:
+    """List-Unsubscribe (+ -Post for one click) and List-Id, for every mail to a subscriber."""
+    targets = [f"<{unsubscribe_url(subscriber)}>"]
+    mailto = current_app.config["NEWSLETTER_UNSUBSCRIBE_MAILTO"]
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"Summit Portal newsletter <newsletter.{portal_host()}>",
+    }
+
+
+def _recipient_gone(row) -> str | None:
+    subscriber = db.session.get(Subscriber, row.cause_id) if row.cause_kind == "subscriber" else None
+    if subscriber is None or subscriber.email_key is None:
+        return "the subscriber erased their data"
+    if subscriber.email_key != address_key(row.to_address):
+        return "the message was for another address"
+    return None
+
+
+def _not_subscribed(row) -> str | None:
+    reason = _recipient_gone(row)
+    if reason is None and not db.session.get(Subscriber, row.cause_id).is_confirmed:
+        reason = "the subscriber unsubscribed"
+    return reason
+
+
+def _context(subscriber: Subscriber, **extra) -> dict:
+    return {
+        "subscriber": subscriber,
+        "topic_labels": [topic.label for topic in subscriber.topics],
+        "manage_url": absolute_url("newsletter.manage"),
+        "signup_url": absolute_url("newsletter.signup"),
+        **extra,
+    }
+
+
+def _content(subscriber: Subscriber, headers=None, **extra) -> EmailContent:
+    return EmailContent(_context(subscriber, **extra), headers=headers or {}, cause=Cause("subscriber", subscriber.id))
+
+
+def _list_content(subscriber: Subscriber, **extra) -> EmailContent:
+    return _content(
+        subscriber,
+        headers=list_headers(subscriber),
+        preferences_url=preferences_url(subscriber),
+        unsubscribe_url=unsubscribe_url(subscriber),
+        **extra,
+    )
+
+
+@email("newsletter_confirm", withhold_if=_recipient_gone)
+def send_confirmation_request(subscriber: Subscriber):
+    confirm_url = absolute_url("newsletter.confirm", token=make_subscriber_token(CONFIRM, subscriber))
+    days = current_app.config["NEWSLETTER_CONFIRM_LINK_MAX_AGE"] // 86400
+    return _content(subscriber, confirm_url=confirm_url, link_days=days)
+
+
+@email("newsletter_already_subscribed", withhold_if=_recipient_gone)
+def send_already_subscribed(subscriber: Subscriber):
+    return _list_content(subscriber)
+
+
+@email("newsletter_welcome", withhold_if=_not_subscribed)
+def send_welcome(subscriber: Subscriber):
+    return _list_content(subscriber)
+
+
+@email("newsletter_manage_link", withhold_if=_recipient_gone)
+def send_manage_link(subscriber: Subscriber):
+    return _list_content(subscriber)

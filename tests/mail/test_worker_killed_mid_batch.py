@@ -1,0 +1,68 @@
+"""A worker killed in the middle of a batch re-sends at most a handful of messages, not the batch."""
+import asyncio
+import os
+import signal
+from collections import Counter
+
+from aiosmtpd.controller import Controller
+
+from portal.celery_app import publish_committed_tasks
+from portal.extensions import db
+from portal.mail.delivery import PROGRESS_EVERY
+from tests.support.mail import queue_test_email
+from tests.support.smtp import RecordingHandler, SMTPServer, free_port
+from tests.support.wait import wait_until
+from tests.support.worker import start_beat, start_worker
+
+MESSAGES = 60
+
+
+class SlowHandler(RecordingHandler):
+    """Takes a moment per message, as a busy relay does, so a kill lands mid-batch."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowSMTPServer(SMTPServer):
+    def __init__(self):
+        self.handler = SlowHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+
+def test_a_worker_killed_mid_batch_sends_at_most_a_few_messages_twice(portal_env, make_app, tmp_path):
+    server = SlowSMTPServer().start()
+    portal_env.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(server.port), "OUTBOX_LEASE_SECONDS": "6"})
+    app = make_app()
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    worker = start_worker(portal_env, tmp_path / "first", concurrency=1)
+    try:
+        with app.app_context():
+            for n in range(MESSAGES):
+                queue_test_email(to=f"person{n}@example.org")
+            db.session.commit()
+            publish_committed_tasks()
+        wait_until(lambda: len(server.messages) >= 12, timeout=120, message="a dozen messages sent")
+        os.killpg(worker.proc.pid, signal.SIGKILL)  # the whole worker, mid-batch, no goodbye
+        worker.proc.wait()
+        received_at_kill = len(server.messages)
+        assert received_at_kill < MESSAGES, "the batch finished before the kill: nothing was tested"
+
+        # A new worker and the sweeper pick the abandoned rows up once their lease expires.
+        second = start_worker(portal_env, tmp_path / "second", concurrency=1)
+        beat = start_beat(portal_env, tmp_path / "second")
+        try:
+            wait_until(lambda: len({m.message["Message-ID"] for m in server.messages}) == MESSAGES,
+                       timeout=180, interval=0.2, message="every message delivered")
+        finally:
+            beat.stop()
+            second.stop()
+    finally:
+        worker.stop()
+        server.stop()
+    copies = Counter(m.message["Message-ID"] for m in server.messages)
+    duplicates = sum(count - 1 for count in copies.values())
+    assert duplicates <= PROGRESS_EVERY, f"{duplicates} messages sent twice (killed after {received_at_kill})"
