@@ -108,9 +108,11 @@ def update_event_command(path: str) -> None:
 @click.command("create-admin")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
+@click.option("--role", type=click.Choice(["admin", "staff"]), default="admin", show_default=True,
+              help="admin: everything; staff: attendee lists and check-in only.")
 @with_appcontext
-def create_admin_command(email: str, password_stdin: bool) -> None:
-    """Create an administrator account; the password is prompted for (or read from stdin)."""
+def create_admin_command(email: str, password_stdin: bool, role: str) -> None:
+    """Create an admin or staff account; the password is prompted for (or read from stdin)."""
     from portal.admin.service import AdminAccountError, create_admin
 
     if password_stdin:
@@ -118,12 +120,12 @@ def create_admin_command(email: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        admin = create_admin(email, password)
+        admin = create_admin(email, password, role=role)
     except AdminAccountError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     db.session.commit()
-    click.echo(f"Admin account created for {admin.email}.")
+    click.echo(f"{admin.role.capitalize()} account created for {admin.email}.")
 
 
 def init_app(app: Flask) -> None:

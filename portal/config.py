@@ -156,6 +156,12 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "ANALYTICS_RATE_LIMIT": _rate_limit(
             "ANALYTICS_RATE_LIMIT", env.get("ANALYTICS_RATE_LIMIT"), "120 per minute"
         ),
+        # Admin pages (portal/admin). Login attempts per IP and per account address.
+        "ADMIN_LOGIN_RATE_LIMIT": _rate_limit(
+            "ADMIN_LOGIN_RATE_LIMIT", env.get("ADMIN_LOGIN_RATE_LIMIT"), "5 per 15 minutes"
+        ),
+        # An admin session unused this long ends; a new login is needed.
+        "ADMIN_IDLE_MINUTES": _whole_number("ADMIN_IDLE_MINUTES", env.get("ADMIN_IDLE_MINUTES"), 30),
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

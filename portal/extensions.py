@@ -1,5 +1,6 @@
 """Bare extension instances; `create_app` binds them to an application."""
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -29,3 +30,4 @@ mail = Mail()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 static_digest = FlaskStaticDigest()
+login_manager = LoginManager()

@@ -4,7 +4,7 @@ import secrets
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
-from portal.admin.models import AdminUser
+from portal.admin.models import AdminUser, Role
 from portal.extensions import db
 
 DEMO_ADMIN_EMAIL = "admin@portal.localhost"
@@ -30,8 +30,10 @@ def ensure_demo_admin() -> tuple[AdminUser, str | None]:
     return admin, password
 
 
-def create_admin(email: str, password: str) -> AdminUser:
-    """A new administrator with an argon2id password hash; the caller commits."""
+def create_admin(email: str, password: str, role: str = Role.ADMIN.value) -> AdminUser:
+    """A new admin or staff account with an argon2id password hash; the caller commits."""
+    if role not in {r.value for r in Role}:
+        raise AdminAccountError(f"the role must be one of: {', '.join(r.value for r in Role)}")
     try:
         email = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -40,7 +42,7 @@ def create_admin(email: str, password: str) -> AdminUser:
         raise AdminAccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if find_admin(email) is not None:
         raise AdminAccountError(f"an admin account for {email} exists already")
-    admin = AdminUser(email=email)
+    admin = AdminUser(email=email, role=role)
     admin.set_password(password)
     db.session.add(admin)
     db.session.flush()

@@ -213,6 +213,8 @@ class Registration(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"),
         Index("ix_registration_event_status_waitlisted_at", "event_id", "status", "waitlisted_at"),
+        # The admin dashboard's registrations-per-day chart.
+        Index("ix_registration_event_created_at", "event_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,3 +303,20 @@ Index(
 )
 # "Lost your link?" looks an address up across events.
 Index("ix_registration_email_key", Registration.email_key)
+
+
+class CheckIn(db.Model):
+    """An attendee arrived on one day of the event. One row per registration and day, at most."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (UniqueConstraint("registration_id", "event_day_id", name="uq_check_in_registration_id_event_day_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"))
+    event_day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"), index=True)
+    checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The staff member's account (None once that account is deleted); the audit log has the rest.
+    checked_in_by: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id", ondelete="SET NULL"))
+
+    registration: Mapped[Registration] = relationship()
+    day: Mapped[EventDay] = relationship()

@@ -547,15 +547,17 @@ def change_registration(registration_id: int, day_positions, dietary: str, acces
     return ChangeResult(changes, promoted=registration in promoted)
 
 
-def cancel_registration(registration_id: int) -> list[Registration]:
+def cancel_registration(registration_id: int, by_organiser: bool = False) -> list[Registration]:
     """Cancel and give the freed seats to the waiting list; returns who was promoted.
 
     Cancelling twice is harmless: the second time nothing happens and nobody is emailed.
+    Organisers (the admin pages) may cancel after online changes have closed.
     """
     registration, overall_capacity = _lock_registration(registration_id)
     if registration.is_cancelled:
         return []
-    _check_changeable(registration)
+    if not by_organiser:
+        _check_changeable(registration)
     registration.status = CANCELLED
     registration.cancelled_at = utcnow()
     db.session.flush()
@@ -619,6 +621,25 @@ def release_hold(registration_id: int) -> list[Registration]:
     registration.hold_expires_at = None
     db.session.flush()
     return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
+
+
+def resend_status_email(registration_id: int) -> str:
+    """Send the registrant the email for where they stand now (an organiser asked); returns its name.
+
+    Every such email carries a fresh manage link, so it also rescues an attendee who lost theirs.
+    """
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        raise UnknownRegistration(str(registration_id))
+    if registration.is_cancelled:
+        raise RegistrationCancelled(registration.code)
+    if registration.is_on_hold:
+        sent = emails.send_verify_request(registration, waitlist_position(registration), to=registration.email)
+    elif registration.is_confirmed:
+        sent = emails.send_confirmation(registration, to=registration.email)
+    else:
+        sent = emails.send_manage_link(registration, waitlist_position(registration), to=registration.email)
+    return sent.name
 
 
 def _check_changeable(registration: Registration) -> None:

@@ -1,0 +1,142 @@
+"""Forms of the admin pages. Every POST carries a CSRF token (CSRFProtect, TextForm)."""
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.admin.attendees import SORTS, STATUSES, AttendeeFilter
+from portal.forms import TextForm, required, single_line, strip, too_long
+from portal.registration.checkin import normalise_code
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LoginForm(TextForm):
+    email = StringField("Email", filters=[strip], validators=[required("email address"), too_long(320)])
+    password = PasswordField("Password", validators=[required("password"), too_long(1024)])
+
+
+class AttendeeFilterForm(FlaskForm):
+    """The list's GET filters. Nonsense in the query string is ignored, never a 500."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", filters=[strip], validators=[Optional(), Length(max=200)],
+                    description="Name, email, organization or check-in code")
+    status = SelectField("Status", choices=[("", "Any status"), *[(s, s.capitalize()) for s in STATUSES]],
+                         validate_choice=False)
+    category = SelectField("Category", validate_choice=False)
+    day = SelectField("Day", validate_choice=False)
+    checked_in = SelectField("Checked in", choices=[("", "Either"), ("yes", "Checked in"), ("no", "Not checked in")],
+                             validate_choice=False)
+    sort = SelectField("Sort by", choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
+                                           ("last_name", "Last name"), ("organization", "Organization")],
+                       validate_choice=False)
+
+    def fill_choices(self, event) -> "AttendeeFilterForm":
+        self.category.choices = [("", "Any category"), *[(str(c.id), c.label) for c in event.categories]]
+        self.day.choices = [("", "Any day"), *[(str(d.id), f"{d.label}, {d.date_label}") for d in event.days]]
+        return self
+
+    def chosen(self, event) -> AttendeeFilter:
+        """What the visitor asked for, keeping only values that make sense for this event."""
+        category_ids = {c.id for c in event.categories}
+        day_ids = {d.id for d in event.days}
+        return AttendeeFilter(
+            search=(self.q.data or "")[:200] if not self.q.errors else "",
+            status=self.status.data if self.status.data in STATUSES else "",
+            category_id=_id_in(self.category.data, category_ids),
+            day_id=_id_in(self.day.data, day_ids),
+            checked_in=self.checked_in.data if self.checked_in.data in ("yes", "no") else "",
+            sort=self.sort.data if self.sort.data in SORTS else "newest",
+        )
+
+
+def _id_in(value, allowed: set[int]) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number in allowed else None
+
+
+class AttendeeExportForm(TextForm):
+    """POSTed from the list page: the list's filters travel as hidden fields, columns as checkboxes."""
+
+    q = HiddenField()
+    status = HiddenField()
+    category = HiddenField()
+    day = HiddenField()
+    checked_in = HiddenField()
+    sort = HiddenField()
+    file_format = RadioField("Format", choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")], default="csv")
+    columns = MultiCheckboxField("Columns", validate_choice=True)
+    bom = BooleanField("Add a byte-order mark (for Excel on Windows opening a CSV)")
+
+    def fill_choices(self, columns: dict) -> "AttendeeExportForm":
+        self.columns.choices = [(key, column.header) for key, column in columns.items()]
+        return self
+
+    def validate_columns(self, field):
+        if not field.data:
+            raise ValueError("Choose at least one column.")
+
+    def filter_form(self, event) -> AttendeeFilterForm:
+        values = MultiDict({name: getattr(self, name).data or "" for name in
+                            ("q", "status", "category", "day", "checked_in", "sort")})
+        return AttendeeFilterForm(formdata=values).fill_choices(event)
+
+
+class ListExportForm(TextForm):
+    file_format = RadioField("Format", choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")], default="csv")
+    bom = BooleanField("Add a byte-order mark (for Excel on Windows opening a CSV)")
+
+
+class PresetForm(TextForm):
+    name = StringField("Preset name", filters=[strip],
+                       validators=[DataRequired("Give the preset a name."), too_long(80), single_line])
+    columns = MultiCheckboxField("Columns", validate_choice=True)
+
+    def fill_choices(self, columns: dict) -> "PresetForm":
+        self.columns.choices = [(key, column.header) for key, column in columns.items()]
+        return self
+
+    def validate_columns(self, field):
+        if not field.data:
+            raise ValueError("Choose at least one column.")
+
+
+class CheckInForm(TextForm):
+    code = StringField("Check-in code", filters=[strip, normalise_code],
+                       validators=[DataRequired("Enter the check-in code."), Length(min=4, max=16, message="A check-in code has 8 characters.")])
+    day = SelectField("Day", validate_choice=True)
+
+    def fill_choices(self, event, default_day) -> "CheckInForm":
+        self.day.choices = [(str(d.id), f"{d.label}, {d.date_label}") for d in event.days]
+        if not self.day.data or self.day.data == "None":
+            self.day.data = str(default_day.id)
+        return self
+
+
+class CapacityForm(TextForm):
+    capacity = IntegerField("Overall capacity (empty: only the per-day limits)",
+                            validators=[Optional(), NumberRange(min=0, max=100_000)])
+
+
+class DayCapacityForm(TextForm):
+    position = HiddenField(validators=[InputRequired()])
+    capacity = IntegerField("Seats", validators=[InputRequired("Enter a number of seats."), NumberRange(min=0, max=100_000)])

@@ -1,0 +1,490 @@
+"""Admin pages: login, dashboard, attendees, check-in, exports, audit log.
+
+Every page here needs a logged-in account (the blueprint checks before any
+view runs); exports, event settings and the audit log need the admin role.
+Pages are private: never cached, never indexed.
+"""
+import tempfile
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from portal.admin import attendees as attendee_lists
+from portal.admin import dashboard as dashboard_figures
+from portal.admin import exports
+from portal.admin.audit import recent_actions, record_action
+from portal.admin.auth import LoginRefused, admin_only, authenticate, end_session
+from portal.admin.forms import (
+    AttendeeExportForm,
+    AttendeeFilterForm,
+    CapacityForm,
+    CheckInForm,
+    DayCapacityForm,
+    ListExportForm,
+    LoginForm,
+    PresetForm,
+)
+from portal.admin.models import ExportPreset
+from portal.database import LockTimeout, utcnow
+from portal.extensions import db, limiter
+from portal.forms import ButtonForm
+from portal.registration import checkin, service as registrations
+from portal.registration.errors import RegistrationError
+from portal.registration.models import Event, Registration
+from portal.security import mark_private
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+LOGIN_FAILED = "That email and password do not match an active account."
+ATTENDEE_PRESET_KIND = "attendees"
+
+
+@bp.before_request
+def _require_login():
+    if request.endpoint == "admin.login":
+        return None
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+@bp.after_request
+def _private(response):
+    mark_private(response)
+    if request.endpoint == "admin.check_in":
+        # The scanner uses the device camera on this one page.
+        response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=(), interest-cohort=()"
+    return response
+
+
+@bp.app_context_processor
+def _admin_context():
+    return {"admin_user": current_user if current_user and current_user.is_authenticated else None}
+
+
+def _login_rate_limit() -> str:
+    return current_app.config["ADMIN_LOGIN_RATE_LIMIT"]
+
+
+def _login_account_key() -> str:
+    return "admin-login:" + (request.form.get("email") or "").strip().lower()[:320]
+
+
+# --- Login -------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], key_func=_login_account_key)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for(".dashboard"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            login_session = authenticate(form.email.data, form.password.data, request.remote_addr)
+        except LoginRefused:
+            db.session.commit()  # the failed attempt stays in the audit log
+            error = LOGIN_FAILED
+        else:
+            next_path = _safe_next(request.args.get("next"))
+            # Nothing from before the login survives into the logged-in session.
+            session.clear()
+            login_user(login_session.admin)
+            db.session.commit()
+            return redirect(next_path or url_for(".dashboard"), code=303)
+    status = 401 if error else (400 if form.errors else 200)
+    return render_template("admin/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    form = ButtonForm()
+    if form.validate_on_submit() and current_user.current_session is not None:
+        end_session(current_user.current_session)
+        record_action(current_user, "logout")
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for(".login"), code=303)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only back to an admin page of this site (Flask-Login passes the full URL): never an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if (parts.scheme and parts.scheme not in ("http", "https")) or (parts.netloc and parts.netloc != request.host):
+        return None
+    if not parts.path.startswith("/admin") or "//" in parts.path or "\\" in parts.path:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# --- The event being looked at -------------------------------------------------------------
+
+
+def _event() -> Event | None:
+    """The event chosen in the header (?event=slug), else the featured one, else the newest."""
+    slug = request.values.get("event", "")
+    if slug:
+        try:
+            return registrations.get_event(slug)
+        except RegistrationError:
+            abort(404)
+    return registrations.featured_event() or db.session.scalar(select(Event).order_by(Event.id.desc()).limit(1))
+
+
+def _events() -> list[Event]:
+    return list(db.session.scalars(select(Event).order_by(Event.registration_opens_at.desc())))
+
+
+# --- Dashboard -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def dashboard():
+    event = _event()
+    figures = dashboard_figures.registration_figures(event) if event else None
+    return render_template(
+        "admin/dashboard.html",
+        event=event,
+        events=_events(),
+        figures=figures,
+        chart=dashboard_figures.bar_chart_svg(figures.per_day) if figures else None,
+        seats=registrations.seats_for_display(event) if event else None,
+        subscribers=dashboard_figures.subscriber_figures(),
+        consent=dashboard_figures.consent_figures(),
+        outbox=dashboard_figures.outbox_figures(),
+        recent_days=dashboard_figures.RECENT_DAYS,
+    )
+
+
+# --- Attendees -------------------------------------------------------------------------------
+
+
+def _page_number() -> int:
+    try:
+        return max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        return 1
+
+
+@bp.get("/attendees")
+def attendee_list():
+    event = _event()
+    if event is None:
+        return render_template("admin/no_event.html"), 404
+    filters = AttendeeFilterForm(request.args).fill_choices(event)
+    filters.validate()
+    chosen = filters.chosen(event)
+    page = attendee_lists.attendee_page(event, chosen, _page_number())
+    columns = exports.attendee_columns(event)
+    export_form = AttendeeExportForm(formdata=None).fill_choices(columns)
+    export_form.columns.data = list(columns)
+    presets = _attendee_presets(columns)
+    return render_template(
+        "admin/attendees.html", event=event, events=_events(), filters=filters, chosen=chosen, page=page,
+        export_form=export_form, preset_form=PresetForm(formdata=None).fill_choices(columns), presets=presets,
+        query_args={key: value for key, value in request.args.items() if key not in ("page", "preset")},
+    )
+
+
+def _attendee_presets(columns: dict) -> dict[str, list[str]]:
+    """Built-in and saved presets, each limited to the columns this event has."""
+    saved = db.session.scalars(
+        select(ExportPreset).where(ExportPreset.kind == ATTENDEE_PRESET_KIND).order_by(ExportPreset.name)
+    )
+    presets = {**exports.BUILT_IN_PRESETS, **{preset.name: preset.columns for preset in saved}}
+    return {name: [key for key in keys if key in columns] for name, keys in presets.items()}
+
+
+def _registration(registration_id: int) -> Registration:
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        abort(404)
+    return registration
+
+
+@bp.get("/attendees/<int:registration_id>")
+def attendee_detail(registration_id: int):
+    registration = _registration(registration_id)
+    return render_template(
+        "admin/attendee.html",
+        registration=registration,
+        event=registration.event,
+        position=registrations.waitlist_position(registration),
+        check_ins=checkin.check_ins_of(registration.id),
+        button=ButtonForm(formdata=None),
+    )
+
+
+@bp.post("/attendees/<int:registration_id>/cancel")
+def cancel_attendee(registration_id: int):
+    registration = _registration(registration_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        promoted = registrations.cancel_registration(registration.id, by_organiser=True)
+    except LockTimeout:
+        db.session.rollback()
+        flash("The event is busy right now; nothing was changed. Please try again.", "error")
+        return redirect(url_for(".attendee_detail", registration_id=registration_id), code=303)
+    record_action(current_user, "cancel", f"registration {registration.code}",
+                  {"promoted": [r.code for r in promoted]})
+    db.session.commit()
+    message = f"{registration.full_name}'s registration is cancelled and they have been emailed."
+    if promoted:
+        message += f" {len(promoted)} waiting registrant(s) got a seat."
+    flash(message, "success")
+    return redirect(url_for(".attendee_detail", registration_id=registration_id), code=303)
+
+
+@bp.post("/attendees/<int:registration_id>/resend")
+def resend_email(registration_id: int):
+    registration = _registration(registration_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        email_name = registrations.resend_status_email(registration.id)
+    except RegistrationError:
+        db.session.rollback()
+        flash("A cancelled registration gets no further emails.", "error")
+        return redirect(url_for(".attendee_detail", registration_id=registration_id), code=303)
+    record_action(current_user, "resend", f"registration {registration.code}", {"email": email_name})
+    db.session.commit()
+    flash(f"The email is on its way to {registration.email}.", "success")
+    return redirect(url_for(".attendee_detail", registration_id=registration_id), code=303)
+
+
+# --- Event settings: capacity and the waiting list (admins) ------------------------------
+
+
+@bp.route("/event", methods=["GET", "POST"])
+@admin_only
+def event_settings():
+    event = _event()
+    if event is None:
+        return render_template("admin/no_event.html"), 404
+    capacity_form = CapacityForm(prefix="overall", data={"capacity": event.capacity})
+    day_forms = {day.position: DayCapacityForm(prefix=f"day{day.position}", data={"position": day.position,
+                                                                               "capacity": day.capacity})
+                 for day in event.days}
+    status = 200
+    if request.method == "POST":
+        submitted = request.form.get("which", "")
+        try:
+            if submitted == "overall":
+                capacity_form = CapacityForm(prefix="overall")
+                if capacity_form.validate_on_submit():
+                    promoted = registrations.set_event_capacity(event.id, capacity_form.capacity.data)
+                    return _capacity_changed(event, {"capacity": capacity_form.capacity.data}, promoted)
+            elif submitted.startswith("day") and submitted[3:].isdigit() and int(submitted[3:]) in day_forms:
+                position = int(submitted[3:])
+                form = DayCapacityForm(prefix=f"day{position}")
+                day_forms[position] = form
+                if form.validate_on_submit():
+                    promoted = registrations.set_day_capacity(event.id, position, form.capacity.data)
+                    return _capacity_changed(event, {"day": position, "capacity": form.capacity.data}, promoted)
+            elif submitted == "promote" and ButtonForm().validate_on_submit():
+                promoted = registrations.promote_from_waitlist(event.id)
+                return _capacity_changed(event, {"promote": True}, promoted)
+            else:
+                abort(400)
+        except LockTimeout:
+            db.session.rollback()
+            flash("The event is busy right now; nothing was changed. Please try again.", "error")
+            return redirect(url_for(".event_settings", event=event.slug), code=303)
+        status = 400
+    return render_template(
+        "admin/event.html", event=event, events=_events(), capacity_form=capacity_form, day_forms=day_forms,
+        seats=registrations.seats_for_display(event), waiting=registrations.waitlist_length(event.id),
+        button=ButtonForm(formdata=None),
+    ), status
+
+
+def _capacity_changed(event: Event, detail: dict, promoted: list[Registration]):
+    record_action(current_user, "capacity", event.slug, {**detail, "promoted": [r.code for r in promoted]})
+    db.session.commit()
+    flash(f"Saved. {len(promoted)} waiting registrant(s) got a seat and have been emailed.", "success")
+    return redirect(url_for(".event_settings", event=event.slug), code=303)
+
+
+# --- Check-in ----------------------------------------------------------------------------------
+
+
+@bp.route("/check-in", methods=["GET", "POST"])
+def check_in():
+    event = _event()
+    if event is None:
+        return render_template("admin/no_event.html"), 404
+    default_day = checkin.day_for_check_in(event)
+    form = CheckInForm().fill_choices(event, default_day)
+    result = refusal = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            day = next(d for d in event.days if str(d.id) == form.day.data)
+            try:
+                result = checkin.check_in(event, form.code.data, day, current_user.id)
+            except checkin.CheckInRefused as exc:
+                refusal = str(exc)
+                status = 422
+            else:
+                if not result.already:
+                    record_action(current_user, "check_in", f"registration {result.registration.code}",
+                                  {"day": day.position})
+                db.session.commit()
+                form = CheckInForm(formdata=None).fill_choices(event, day)
+                form.day.data = str(day.id)
+        else:
+            status = 400
+    search = (request.args.get("q") or "").strip()[:200]
+    matches = []
+    if search:
+        matches = attendee_lists.attendee_page(
+            event, attendee_lists.AttendeeFilter(search=search, status="confirmed", sort="last_name")
+        ).rows
+    return render_template(
+        "admin/check_in.html", event=event, events=_events(), form=form, result=result, refusal=refusal,
+        headcounts=checkin.headcounts(event), search=search, matches=matches,
+        local_time=lambda moment: event.local_time(moment).strftime("%-I:%M %p"),
+    ), status
+
+
+# --- Exports (admins) ----------------------------------------------------------------------------
+
+
+def _export_name(kind: str, extension: str) -> str:
+    """Chosen by the server: nothing a user typed ends up in a file name."""
+    return f"{kind}-{utcnow():%Y%m%d-%H%M%S}.{extension}"
+
+
+def _send_export(kind: str, headers: list[str], statement, file_format: str, bom: bool, detail: dict):
+    """Write the audit row first (committed), then stream the file."""
+    rows = exports.count_rows(statement)
+    extension = "xlsx" if file_format == "xlsx" else "csv"
+    filename = _export_name(kind, extension)
+    record_action(current_user, "export", filename, {**detail, "kind": kind, "format": extension, "rows": rows})
+    db.session.commit()
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if extension == "csv":
+        chunks = exports.csv_chunks(headers, exports.stream_rows(statement), bom=bom)
+        return Response(stream_with_context(chunks), mimetype="text/csv", headers={**disposition, "X-Content-Type-Options": "nosniff"})
+    # The workbook goes to an anonymous temporary file (never memory), which is gone once sent.
+    target = tempfile.TemporaryFile()
+    exports.write_xlsx(headers, exports.stream_rows(statement), target, title=kind.capitalize())
+    target.seek(0)
+    return send_file(target, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     as_attachment=True, download_name=filename, max_age=0)
+
+
+@bp.post("/exports/attendees")
+@admin_only
+def export_attendees():
+    event = _event()
+    if event is None:
+        abort(404)
+    columns = exports.attendee_columns(event)
+    form = AttendeeExportForm().fill_choices(columns)
+    if not form.validate_on_submit():
+        flash("Choose at least one column to export.", "error")
+        return redirect(url_for(".attendee_list", event=event.slug), code=303)
+    chosen = form.filter_form(event).chosen(event)
+    headers, statement = exports.attendee_export_query(
+        event, attendee_lists.attendee_query(event, chosen), form.columns.data
+    )
+    return _send_export("attendees", headers, statement, form.file_format.data, form.bom.data,
+                        {"event": event.slug, "filters": chosen.describe(), "columns": form.columns.data})
+
+
+@bp.post("/exports/attendees/presets")
+@admin_only
+def save_preset():
+    event = _event()
+    if event is None:
+        abort(404)
+    columns = exports.attendee_columns(event)
+    form = PresetForm().fill_choices(columns)
+    if not form.validate_on_submit():
+        flash(" ".join(f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()), "error")
+        return redirect(url_for(".attendee_list", event=event.slug), code=303)
+    preset = db.session.scalar(
+        select(ExportPreset).where(ExportPreset.kind == ATTENDEE_PRESET_KIND, ExportPreset.name == form.name.data)
+    )
+    if preset is None:
+        preset = ExportPreset(kind=ATTENDEE_PRESET_KIND, name=form.name.data, created_by=current_user.id)
+        db.session.add(preset)
+    preset.columns = form.columns.data
+    record_action(current_user, "preset", form.name.data, {"columns": form.columns.data})
+    db.session.commit()
+    flash(f"Preset “{form.name.data}” saved.", "success")
+    return redirect(url_for(".attendee_list", event=event.slug), code=303)
+
+
+@bp.get("/exports")
+@admin_only
+def export_page():
+    return render_template("admin/exports.html", events=_events(), event=_event(),
+                           form=ListExportForm(formdata=None))
+
+
+@bp.post("/exports/subscribers")
+@admin_only
+def export_subscribers():
+    form = ListExportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    headers, statement = exports.subscriber_export_query()
+    return _send_export("subscribers", headers, statement, form.file_format.data, form.bom.data, {})
+
+
+@bp.post("/exports/consent-log")
+@admin_only
+def export_consent_log():
+    form = ListExportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    headers, statement = exports.consent_log_export_query()
+    return _send_export("consent-log", headers, statement, form.file_format.data, form.bom.data, {})
+
+
+# --- Audit log (admins) ---------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@admin_only
+def audit_log():
+    try:
+        before = int(request.args.get("before", 0)) or None
+    except ValueError:
+        before = None
+    action = (request.args.get("action") or "")[:32] or None
+    actions = recent_actions(before, action)
+    return render_template("admin/audit.html", actions=actions, action=action, events=_events(), event=None,
+                           next_before=actions[-1].id if len(actions) == 100 else None)
+
+
+def format_moment(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+bp.add_app_template_filter(format_moment, "utc_moment")
