@@ -58,10 +58,26 @@ def upgrade():
     with op.batch_alter_table('check_in', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_check_in_event_day_id'), ['event_day_id'], unique=False)
 
+    op.create_table('export_preset',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('columns', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['admin_user.id'], name=op.f('fk_export_preset_created_by_admin_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_export_preset')),
+    sa.UniqueConstraint('kind', 'name', name='uq_export_preset_kind_name')
+    )
+
+    # SQLite rebuilds the table for the check constraint and cannot carry the lower(email)
+    # expression index across: drop it first, create it again after.
+    op.drop_index('uq_admin_user_email_lower', table_name='admin_user')
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('role', sa.String(length=16), server_default='admin', nullable=False))
         batch_op.add_column(sa.Column('disabled_at', sa.DateTime(), nullable=True))
         batch_op.create_check_constraint('role_known', "role IN ('admin', 'staff')")
+    op.create_index('uq_admin_user_email_lower', 'admin_user', [sa.text('lower(email)')], unique=True)
 
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.create_index('ix_registration_event_created_at', ['event_id', 'created_at'], unique=False)
@@ -72,14 +88,17 @@ def downgrade():
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.drop_index('ix_registration_event_created_at')
 
+    op.drop_index('uq_admin_user_email_lower', table_name='admin_user')
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
-        batch_op.drop_constraint('ck_admin_user_role_known', type_='check')
+        batch_op.drop_constraint('role_known', type_='check')
         batch_op.drop_column('disabled_at')
         batch_op.drop_column('role')
+    op.create_index('uq_admin_user_email_lower', 'admin_user', [sa.text('lower(email)')], unique=True)
 
     with op.batch_alter_table('check_in', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_check_in_event_day_id'))
 
+    op.drop_table('export_preset')
     op.drop_table('check_in')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_created_at'))

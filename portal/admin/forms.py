@@ -11,12 +11,18 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.admin.attendees import SORTS, STATUSES, AttendeeFilter
 from portal.forms import TextForm, required, single_line, strip, too_long
 from portal.registration.checkin import normalise_code
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -37,19 +43,19 @@ class AttendeeFilterForm(FlaskForm):
 
     q = StringField("Search", filters=[strip], validators=[Optional(), Length(max=200)],
                     description="Name, email, organization or check-in code")
-    status = SelectField("Status", choices=[("", "Any status"), *[(s, s.capitalize()) for s in STATUSES]],
+    status = SelectField("Status", choices=options([("", "Any status"), *[(s, s.capitalize()) for s in STATUSES]]),
                          validate_choice=False)
     category = SelectField("Category", validate_choice=False)
     day = SelectField("Day", validate_choice=False)
-    checked_in = SelectField("Checked in", choices=[("", "Either"), ("yes", "Checked in"), ("no", "Not checked in")],
+    checked_in = SelectField("Checked in", choices=options([("", "Either"), ("yes", "Checked in"), ("no", "Not checked in")]),
                              validate_choice=False)
-    sort = SelectField("Sort by", choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
-                                           ("last_name", "Last name"), ("organization", "Organization")],
+    sort = SelectField("Sort by", choices=options([("newest", "Newest first"), ("oldest", "Oldest first"),
+                                                   ("last_name", "Last name"), ("organization", "Organization")]),
                        validate_choice=False)
 
     def fill_choices(self, event) -> "AttendeeFilterForm":
-        self.category.choices = [("", "Any category"), *[(str(c.id), c.label) for c in event.categories]]
-        self.day.choices = [("", "Any day"), *[(str(d.id), f"{d.label}, {d.date_label}") for d in event.days]]
+        self.category.choices = options([("", "Any category"), *[(str(c.id), c.label) for c in event.categories]])
+        self.day.choices = options([("", "Any day"), *[(str(d.id), f"{d.label}, {d.date_label}") for d in event.days]])
         return self
 
     def chosen(self, event) -> AttendeeFilter:
@@ -83,12 +89,12 @@ class AttendeeExportForm(TextForm):
     day = HiddenField()
     checked_in = HiddenField()
     sort = HiddenField()
-    file_format = RadioField("Format", choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")], default="csv")
+    file_format = RadioField("Format", choices=options([("csv", "CSV"), ("xlsx", "Excel (XLSX)")]), default="csv")
     columns = MultiCheckboxField("Columns", validate_choice=True)
     bom = BooleanField("Add a byte-order mark (for Excel on Windows opening a CSV)")
 
     def fill_choices(self, columns: dict) -> "AttendeeExportForm":
-        self.columns.choices = [(key, column.header) for key, column in columns.items()]
+        self.columns.choices = options((key, column.header) for key, column in columns.items())
         return self
 
     def validate_columns(self, field):
@@ -102,7 +108,7 @@ class AttendeeExportForm(TextForm):
 
 
 class ListExportForm(TextForm):
-    file_format = RadioField("Format", choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")], default="csv")
+    file_format = RadioField("Format", choices=options([("csv", "CSV"), ("xlsx", "Excel (XLSX)")]), default="csv")
     bom = BooleanField("Add a byte-order mark (for Excel on Windows opening a CSV)")
 
 
@@ -112,7 +118,7 @@ class PresetForm(TextForm):
     columns = MultiCheckboxField("Columns", validate_choice=True)
 
     def fill_choices(self, columns: dict) -> "PresetForm":
-        self.columns.choices = [(key, column.header) for key, column in columns.items()]
+        self.columns.choices = options((key, column.header) for key, column in columns.items())
         return self
 
     def validate_columns(self, field):
@@ -126,7 +132,7 @@ class CheckInForm(TextForm):
     day = SelectField("Day", validate_choice=True)
 
     def fill_choices(self, event, default_day) -> "CheckInForm":
-        self.day.choices = [(str(d.id), f"{d.label}, {d.date_label}") for d in event.days]
+        self.day.choices = options((str(d.id), f"{d.label}, {d.date_label}") for d in event.days)
         if not self.day.data or self.day.data == "None":
             self.day.data = str(default_day.id)
         return self
