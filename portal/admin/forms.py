@@ -140,9 +140,9 @@ class CheckInForm(TextForm):
 
 class CapacityForm(TextForm):
     capacity = IntegerField("Overall capacity (empty: only the per-day limits)",
-                            validators=[Optional(), NumberRange(min=0, max=100_000)])
+                            validators=[Optional(), NumberRange(min=0, max=100_000, message="Enter a number of seats from 0 to 100,000.")])
 
 
 class DayCapacityForm(TextForm):
     position = HiddenField(validators=[InputRequired()])
-    capacity = IntegerField("Seats", validators=[InputRequired("Enter a number of seats."), NumberRange(min=0, max=100_000)])
+    capacity = IntegerField("Seats", validators=[InputRequired("Enter a number of seats."), NumberRange(min=0, max=100_000, message="Enter a number of seats from 0 to 100,000.")])

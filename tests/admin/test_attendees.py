@@ -1,0 +1,91 @@
+"""The attendee list, detail page and organiser actions."""
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.mail.models import OutgoingEmail
+from portal.registration.models import Registration
+from tests.support.admin import csrf_of
+from tests.support.web import page_text
+
+
+def test_search_filters_and_paging(app, staff_client, make_event, make_registration):
+    slug = make_event()
+    for n in range(55):
+        make_registration(slug, email=f"p{n:02}@example.org", last_name=f"Person{n:02}",
+                          organization="Acme Bio" if n % 5 == 0 else "Other Org")
+    first = page_text(staff_client.get(f"/admin/attendees?event={slug}"))
+    assert "55 registrations, page 1 of 2" in first
+    assert "11 registrations" in page_text(staff_client.get(f"/admin/attendees?event={slug}&q=acme"))
+    assert "1 registration" in page_text(staff_client.get(f"/admin/attendees?event={slug}&q=p07@example.org"))
+    sorted_page = page_text(staff_client.get(f"/admin/attendees?event={slug}&sort=last_name&page=2"))
+    assert "Person50" in sorted_page and "Person01" not in sorted_page
+
+
+def test_nonsense_in_the_query_string_is_ignored(app, staff_client, make_event, make_registration):
+    slug = make_event()
+    make_registration(slug)
+    for query in ("status=evil", "day=abc", "category=999999", "sort=password", "page=-3", "page=x", "q=%25_%5C",
+                  "checked_in=maybe"):
+        response = staff_client.get(f"/admin/attendees?event={slug}&{query}")
+        assert response.status_code == 200, query
+    assert staff_client.get("/admin/attendees?event=no-such-event").status_code == 404
+
+
+def test_an_organiser_cancels_and_the_attendee_is_emailed(app, admin_client, make_event, make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    token = csrf_of(admin_client, f"/admin/attendees/{ada.id}")
+    response = admin_client.post(f"/admin/attendees/{ada.id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Registration, ada.id).is_cancelled
+        names = db.session.scalars(select(OutgoingEmail.name).order_by(OutgoingEmail.id)).all()
+    assert names[-1] == "registration_cancelled"
+
+
+def test_resend_sends_the_current_confirmation(app, admin_client, make_event, make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    token = csrf_of(admin_client, f"/admin/attendees/{ada.id}")
+    admin_client.post(f"/admin/attendees/{ada.id}/resend", data={"csrf_token": token})
+    with app.app_context():
+        names = db.session.scalars(select(OutgoingEmail.name).where(OutgoingEmail.to_address == ada.email)).all()
+    assert names == ["registration_confirmed", "registration_confirmed"]
+
+
+def test_raising_a_day_capacity_promotes_the_waiting_list(app, admin_client, make_event, make_registration):
+    slug = make_event(day_capacity=1)
+    make_registration(slug, email="first@example.org")
+    waiting = make_registration(slug, email="second@example.org")
+    assert waiting.status == "waitlisted"
+    token = csrf_of(admin_client, f"/admin/event?event={slug}")
+    response = admin_client.post(f"/admin/event?event={slug}", data={
+        "csrf_token": token, "which": "day1", "day1-position": "1", "day1-capacity": "2"})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Registration, waiting.id).status == "waitlisted"  # day 2 is still full
+    token = csrf_of(admin_client, f"/admin/event?event={slug}")
+    admin_client.post(f"/admin/event?event={slug}", data={
+        "csrf_token": token, "which": "day2", "day2-position": "2", "day2-capacity": "2"})
+    with app.app_context():
+        assert db.session.get(Registration, waiting.id).status == "confirmed"
+
+
+def test_a_negative_capacity_is_a_field_error(app, admin_client, make_event):
+    slug = make_event()
+    token = csrf_of(admin_client, f"/admin/event?event={slug}")
+    response = admin_client.post(f"/admin/event?event={slug}", data={
+        "csrf_token": token, "which": "day1", "day1-position": "1", "day1-capacity": "-4"})
+    assert response.status_code == 400
+    assert "Enter a number of seats from 0 to 100,000." in page_text(response)
+
+
+def test_the_dashboard_counts_registrations(app, staff_client, make_event, make_registration):
+    slug = make_event(day_capacity=1)
+    make_registration(slug, email="a@example.org")
+    make_registration(slug, email="b@example.org")
+    response = staff_client.get(f"/admin/?event={slug}")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Registered 1" in text and "Waiting list 1" in text
+    assert "<svg" in response.get_data(as_text=True)
