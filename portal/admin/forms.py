@@ -12,11 +12,11 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.admin.attendees import SORTS, STATUSES, AttendeeFilter
-from portal.forms import TextForm, required, single_line, strip, too_long
+from portal.forms import TextForm, deliverable_looking_email, required, single_line, strip, too_long
 from portal.registration.checkin import normalise_code
 
 
@@ -146,3 +146,23 @@ class CapacityForm(TextForm):
 class DayCapacityForm(TextForm):
     position = HiddenField(validators=[InputRequired()])
     capacity = IntegerField("Seats", validators=[InputRequired("Enter a number of seats."), NumberRange(min=0, max=100_000, message="Enter a number of seats from 0 to 100,000.")])
+
+
+ROLE_CHOICES = [("staff", "Staff: attendee lists and check-in"), ("admin", "Admin: everything, including exports")]
+
+
+class InviteForm(TextForm):
+    email = StringField("Email", filters=[strip], validators=[required("email address"), too_long(320),
+                                                               deliverable_looking_email])
+    role = RadioField("Role", choices=options(ROLE_CHOICES), default="staff")
+
+
+class RoleForm(TextForm):
+    role = SelectField("Role", choices=options((value, value.capitalize()) for value, _ in ROLE_CHOICES))
+
+
+class SetPasswordForm(TextForm):
+    password = PasswordField("New password", validators=[
+        DataRequired("Choose a password."), Length(min=12, max=1024, message="Use 12 to 1,024 characters.")])
+    confirm = PasswordField("The same password again", validators=[
+        DataRequired("Type the password a second time."), EqualTo("password", "The two passwords differ.")])
