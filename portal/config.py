@@ -162,6 +162,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         ),
         # An admin session unused this long ends; a new login is needed.
         "ADMIN_IDLE_MINUTES": _whole_number("ADMIN_IDLE_MINUTES", env.get("ADMIN_IDLE_MINUTES"), 30),
+        # Every admin and staff account must use an authenticator app code after the password.
+        "ADMIN_REQUIRE_2FA": _bool(env.get("ADMIN_REQUIRE_2FA")),
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,4 +1,4 @@
-"""admin: roles, server-side login sessions, audit log, per-day check-in
+"""admin: roles, second factor, server-side login sessions, audit log, export presets, per-day check-in
 
 Revision ID: 0a1b2c3d4e5f
 Revises: f8b0c2e4a6d8
@@ -76,6 +76,8 @@ def upgrade():
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('role', sa.String(length=16), server_default='admin', nullable=False))
         batch_op.add_column(sa.Column('disabled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
         batch_op.create_check_constraint('role_known', "role IN ('admin', 'staff')")
     op.create_index('uq_admin_user_email_lower', 'admin_user', [sa.text('lower(email)')], unique=True)
 
@@ -91,6 +93,8 @@ def downgrade():
     op.drop_index('uq_admin_user_email_lower', table_name='admin_user')
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.drop_constraint('role_known', type_='check')
+        batch_op.drop_column('totp_last_step')
+        batch_op.drop_column('totp_secret')
         batch_op.drop_column('disabled_at')
         batch_op.drop_column('role')
     op.create_index('uq_admin_user_email_lower', 'admin_user', [sa.text('lower(email)')], unique=True)

@@ -37,8 +37,8 @@ def init_app(app) -> None:
     login_manager.user_loader(load_session_admin)
 
 
-def authenticate(email: str, password: str, client_address: str | None) -> AdminSession:
-    """Check the password and open a new server-side session; the caller commits.
+def check_password(email: str, password: str, client_address: str | None) -> AdminUser:
+    """The account these credentials open, or LoginRefused (the failure is audited; the caller commits).
 
     An unknown address costs a full argon2 verification too, so neither the answer
     nor its timing tells whether the account exists.
@@ -51,12 +51,17 @@ def authenticate(email: str, password: str, client_address: str | None) -> Admin
     if not admin.check_password(password) or not admin.is_active:
         record_action(admin, "login_failed", detail={"ip": client_address})
         raise LoginRefused
+    return admin
+
+
+def open_session(admin: AdminUser, client_address: str | None) -> AdminSession:
+    """A new server-side session for an account that passed every factor; the caller commits."""
     now = utcnow()
     admin.last_login_at = now
     login = AdminSession(token=secrets.token_urlsafe(32), admin=admin, created_at=now, last_seen_at=now)
     db.session.add(login)
     admin.current_session = login
-    record_action(admin, "login", detail={"ip": client_address})
+    record_action(admin, "login", detail={"ip": client_address, "second_factor": admin.totp_secret is not None})
     db.session.flush()
     return login
 

@@ -166,3 +166,9 @@ class SetPasswordForm(TextForm):
         DataRequired("Choose a password."), Length(min=12, max=1024, message="Use 12 to 1,024 characters.")])
     confirm = PasswordField("The same password again", validators=[
         DataRequired("Type the password a second time."), EqualTo("password", "The two passwords differ.")])
+
+
+class CodeForm(TextForm):
+    code = StringField("Six-digit code from your authenticator app", filters=[strip],
+                       validators=[DataRequired("Type the six-digit code."), Length(max=12)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})

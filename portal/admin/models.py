@@ -32,6 +32,10 @@ class AdminUser(db.Model):
     role: Mapped[str] = mapped_column(String(16), default=Role.ADMIN.value, server_default=Role.ADMIN.value)
     #: A disabled account cannot log in and its sessions end at their next request.
     disabled_at: Mapped[datetime | None]
+    #: Base32 TOTP secret once the second factor is set up (portal.admin.totp); None: password only.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The 30-second step of the last code accepted: a code is good once, never replayed.
+    totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

@@ -5,6 +5,7 @@ view runs); exports, event settings and the audit log need the admin role.
 Pages are private: never cached, never indexed.
 """
 import tempfile
+import time
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -30,12 +31,14 @@ from portal.admin import dashboard as dashboard_figures
 from portal.admin import exports
 from portal.admin import service as account_service
 from portal.admin.audit import recent_actions, record_action
-from portal.admin.auth import LoginRefused, admin_only, authenticate, end_session
+from portal.admin import totp
+from portal.admin.auth import LoginRefused, admin_only, check_password, end_session, open_session
 from portal.admin.forms import (
     AttendeeExportForm,
     AttendeeFilterForm,
     CapacityForm,
     CheckInForm,
+    CodeForm,
     DayCapacityForm,
     InviteForm,
     ListExportForm,
@@ -64,12 +67,22 @@ LOGIN_FAILED = "That email and password do not match an active account."
 ATTENDEE_PRESET_KIND = "attendees"
 
 
+#: Reachable without a full login: the login steps and the set-password link.
+PUBLIC_ENDPOINTS = {"admin.login", "admin.login_code", "admin.set_password"}
+#: Reachable while ADMIN_REQUIRE_2FA waits for an account to set up its second factor.
+ENROLMENT_ENDPOINTS = {"admin.two_factor", "admin.logout"}
+
+
 @bp.before_request
 def _require_login():
-    if request.endpoint in ("admin.login", "admin.set_password"):
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
+    if (current_app.config["ADMIN_REQUIRE_2FA"] and current_user.totp_secret is None
+            and request.endpoint not in ENROLMENT_ENDPOINTS):
+        flash("Please set up the second factor before going on: this portal requires it.", "info")
+        return redirect(url_for("admin.two_factor"))
     return None
 
 
@@ -95,7 +108,17 @@ def _login_account_key() -> str:
     return "admin-login:" + (request.form.get("email") or "").strip().lower()[:320]
 
 
+def _code_account_key() -> str:
+    pending = session.get(PENDING_SECOND_FACTOR) or {}
+    return f"admin-login-code:{pending.get('account', '')}"
+
+
 # --- Login -------------------------------------------------------------------------------
+
+#: Session key while the password is right and the authenticator code is still to come.
+PENDING_SECOND_FACTOR = "admin_pending_2fa"
+#: Seconds between the password and the code before the password must be typed again.
+SECOND_FACTOR_WINDOW = 300
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -108,19 +131,86 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            login_session = authenticate(form.email.data, form.password.data, request.remote_addr)
+            account = check_password(form.email.data, form.password.data, request.remote_addr)
         except LoginRefused:
             db.session.commit()  # the failed attempt stays in the audit log
             error = LOGIN_FAILED
         else:
             next_path = _safe_next(request.args.get("next"))
-            # Nothing from before the login survives into the logged-in session.
+            # Nothing from before the password survives into what follows.
             session.clear()
-            login_user(login_session.admin)
-            db.session.commit()
-            return redirect(next_path or url_for(".dashboard"), code=303)
+            if account.totp_secret is not None:
+                session[PENDING_SECOND_FACTOR] = {"account": account.id, "at": time.time(), "next": next_path}
+                return redirect(url_for(".login_code"), code=303)
+            return _logged_in(account, next_path)
     status = 401 if error else (400 if form.errors else 200)
     return render_template("admin/login.html", form=form, error=error), status
+
+
+def _logged_in(account: AdminUser, next_path: str | None):
+    login_session = open_session(account, request.remote_addr)
+    login_user(login_session.admin)
+    db.session.commit()
+    return redirect(next_path or url_for(".dashboard"), code=303)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], key_func=_code_account_key)
+def login_code():
+    """Second step for accounts with an authenticator app: the current six-digit code."""
+    pending = session.get(PENDING_SECOND_FACTOR)
+    account = db.session.get(AdminUser, pending["account"]) if isinstance(pending, dict) else None
+    if account is None or not account.is_active or time.time() - pending.get("at", 0) > SECOND_FACTOR_WINDOW:
+        session.pop(PENDING_SECOND_FACTOR, None)
+        flash("Please log in again.", "info")
+        return redirect(url_for(".login"))
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        if totp.use_code(account, form.code.data):
+            next_path = pending.get("next")
+            session.clear()
+            return _logged_in(account, next_path)
+        record_action(account, "login_failed", detail={"ip": request.remote_addr, "second_factor": True})
+        db.session.commit()
+        error = "That code is not right (or was used already). Type the code your app shows now."
+    status = 401 if error else (400 if form.errors else 200)
+    return render_template("admin/login_code.html", form=form, error=error), status
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def two_factor():
+    """Set up (or turn off) the authenticator-app code for one's own account."""
+    account = current_user
+    form = CodeForm()
+    if account.totp_secret is None:
+        secret = session.get("admin_totp_pending")
+        if not secret:
+            secret = session["admin_totp_pending"] = totp.new_secret()
+        if form.validate_on_submit():
+            if totp.use_code(account, form.code.data, secret=secret):
+                account.totp_secret = secret
+                session.pop("admin_totp_pending", None)
+                record_action(account, "two_factor_on")
+                db.session.commit()
+                flash("The second factor is on: from now on you type a code from your app after your password.",
+                      "success")
+                return redirect(url_for(".two_factor"), code=303)
+            form.code.errors = ["That code does not match. Type the code your app shows now."]
+        return render_template("admin/two_factor.html", form=form, secret=secret,
+                               qr=totp.enrolment_qr(account, secret), events=_events(), event=None), \
+            400 if form.errors else 200
+    if form.validate_on_submit() and not current_app.config["ADMIN_REQUIRE_2FA"]:
+        if totp.use_code(account, form.code.data):
+            account.totp_secret = None
+            record_action(account, "two_factor_off")
+            db.session.commit()
+            flash("The second factor is off for your account.", "success")
+            return redirect(url_for(".two_factor"), code=303)
+        form.code.errors = ["That code is not right. Type the code your app shows now."]
+    return render_template("admin/two_factor.html", form=form, secret=None, qr=None, events=_events(),
+                           event=None), 400 if form.errors else 200
 
 
 @bp.post("/logout")
