@@ -56,7 +56,8 @@ from portal.mail.delivery import requeue_failed
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.tasks import deliver_emails
 from portal.registration import checkin, service as registrations
-from portal.registration.errors import RegistrationError
+from portal.registration.errors import EmailTaken, RegistrationError
+from portal.registration.forms import OrganiserEditForm
 from portal.registration.models import Event, Registration
 from portal.security import mark_private
 from portal.tokens import TokenError
@@ -334,6 +335,29 @@ def attendee_detail(registration_id: int):
         check_ins=checkin.check_ins_of(registration.id),
         button=ButtonForm(formdata=None),
     )
+
+
+@bp.route("/attendees/<int:registration_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit_attendee(registration_id: int):
+    registration = _registration(registration_id)
+    form = OrganiserEditForm(obj=registration if request.method == "GET" else None).fill_choices(registration.event)
+    if request.method == "GET":
+        form.category.data = registration.category.code
+    if form.validate_on_submit():
+        fields = {name: form[name].data for name in registrations.EDITABLE_FIELDS}
+        try:
+            changed = registrations.correct_details(registration.id, fields, form.category.data)
+        except EmailTaken:
+            db.session.rollback()
+            form.email.errors = ["Another registration for this event already uses this address."]
+        else:
+            record_action(current_user, "edit", f"registration {registration.code}", {"fields": changed})
+            db.session.commit()
+            flash("Saved." if changed else "Nothing was changed.", "success")
+            return redirect(url_for(".attendee_detail", registration_id=registration.id), code=303)
+    return render_template("admin/attendee_edit.html", form=form, registration=registration,
+                           event=registration.event), 400 if form.errors else 200
 
 
 @bp.post("/attendees/<int:registration_id>/cancel")

@@ -22,6 +22,10 @@ class RegistrationBusy(RegistrationError, LockTimeout):
     """The event's capacity lock was not free in time; nothing was written. Try again."""
 
 
+class EmailTaken(RegistrationError):
+    """Another active registration for the event already uses this address."""
+
+
 class DaysUnavailable(RegistrationError):
     """A change asked for days without a free seat; the registration is unchanged."""
 

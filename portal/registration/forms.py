@@ -125,3 +125,22 @@ class LostLinkForm(TextForm):
         validators=[required("email address"), deliverable_looking_email],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
+
+
+class OrganiserEditForm(TextForm):
+    """What an organiser may correct for an attendee (days go through the attendee's own link)."""
+
+    first_name = _name_field("First name", "off")
+    last_name = _name_field("Last name", "off")
+    email = EmailField("Email address", filters=[strip], validators=[required("email address"),
+                                                                     deliverable_looking_email])
+    organization = StringField("Organization", filters=[strip],
+                               validators=[required("organization"), too_long(200), single_line])
+    job_title = StringField("Job title", filters=[strip], validators=[required("job title"), too_long(200), single_line])
+    category = RadioField("Attendee category", invalid_choice_message="Choose an attendee category.")
+    dietary = _needs_field("Dietary needs")
+    accessibility = _needs_field("Accessibility needs")
+
+    def fill_choices(self, event) -> "OrganiserEditForm":
+        self.category.choices = [(category.code, category.label) for category in event.categories]
+        return self

@@ -24,6 +24,7 @@ from portal.mail.validation import address_key
 from portal.registration import emails
 from portal.registration.errors import (
     DaysUnavailable,
+    EmailTaken,
     EventChangeRefused,
     EventExists,
     EventNotFound,
@@ -621,6 +622,44 @@ def release_hold(registration_id: int) -> list[Registration]:
     registration.hold_expires_at = None
     db.session.flush()
     return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
+
+
+EDITABLE_FIELDS = ("first_name", "last_name", "email", "organization", "job_title", "dietary", "accessibility")
+
+
+def correct_details(registration_id: int, fields: dict, category_code: str) -> list[str]:
+    """An organiser corrects an attendee's details; returns the names of the fields that changed.
+
+    Seats are untouched (the category has no capacity of its own), so no lock is
+    needed. A new address must not belong to another active registration for the
+    event: EmailTaken, and nothing is written.
+    """
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        raise UnknownRegistration(str(registration_id))
+    changed = [name for name in EDITABLE_FIELDS if fields[name] != getattr(registration, name)]
+    new_key = address_key(fields["email"])
+    if new_key != registration.email_key and not registration.is_cancelled:
+        other = active_registration(registration.event_id, fields["email"])
+        if other is not None and other.id != registration.id:
+            raise EmailTaken(fields["email"])
+    category = registration.event.category(category_code)
+    try:
+        # A savepoint: if another organiser gave the address away at the same moment,
+        # the unique index refuses it here and nothing of this edit is kept.
+        with db.session.begin_nested():
+            for name in changed:
+                setattr(registration, name, fields[name])
+            registration.email_key = new_key
+            if category.id != registration.category_id:
+                registration.category = category
+                changed.append("category")
+            if "email" in changed:
+                # Links mailed to the old address stop working; the new address gets fresh ones.
+                registration.token_version += 1
+    except IntegrityError:
+        raise EmailTaken(fields["email"]) from None
+    return changed
 
 
 def resend_status_email(registration_id: int) -> str:

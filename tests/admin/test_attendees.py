@@ -89,3 +89,42 @@ def test_the_dashboard_counts_registrations(app, staff_client, make_event, make_
     text = page_text(response)
     assert "Registered 1" in text and "Waiting list 1" in text
     assert "<svg" in response.get_data(as_text=True)
+
+
+def _edit(client, registration_id, **changes):
+    from tests.support.registration import VALID_FORM
+
+    token = csrf_of(client, f"/admin/attendees/{registration_id}/edit")
+    data = {key: VALID_FORM[key] for key in ("first_name", "last_name", "email", "organization", "job_title",
+                                             "category", "dietary", "accessibility")}
+    return client.post(f"/admin/attendees/{registration_id}/edit", data={"csrf_token": token, **data, **changes})
+
+
+def test_an_organiser_corrects_details_and_old_links_stop_working(app, admin_client, make_event, make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    response = _edit(admin_client, ada.id, last_name="King", email="ada.king@example.org", dietary="=cmd|' /C calc'!A0")
+    assert response.status_code == 303
+    with app.app_context():
+        changed = db.session.get(Registration, ada.id)
+        assert (changed.last_name, changed.email, changed.email_key) == ("King", "ada.king@example.org",
+                                                                         "ada.king@example.org")
+        assert changed.dietary == "=cmd|' /C calc'!A0"
+        assert changed.token_version == ada.token_version + 1
+
+
+def test_an_address_of_another_registration_is_a_field_error(app, admin_client, make_event, make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    make_registration(slug, email="grace@example.org")
+    response = _edit(admin_client, ada.id, email="Grace@Example.org")
+    assert response.status_code == 400
+    assert "Another registration for this event already uses this address." in page_text(response)
+    with app.app_context():
+        assert db.session.get(Registration, ada.id).email == "ada@example.org"
+
+
+def test_staff_cannot_edit(app, staff_client, make_event, make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    assert staff_client.get(f"/admin/attendees/{ada.id}/edit").status_code == 403
