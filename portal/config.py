@@ -151,6 +151,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # (every newsletter email carries fresh ones).
         "NEWSLETTER_CONFIRM_LINK_MAX_AGE": 7 * 24 * 3600,
         "NEWSLETTER_LINK_MAX_AGE": 365 * 24 * 3600,
+        # Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for attendance certificates.
+        "CERTIFICATE_FONT_DIR": (env.get("CERTIFICATE_FONT_DIR") or "/usr/share/fonts/truetype/dejavu").strip(),
         # Cookie consent (portal/consent): raising the version asks every visitor again.
         "CONSENT_POLICY_VERSION": (env.get("CONSENT_POLICY_VERSION") or "2026-11").strip()[:32],
         "ANALYTICS_RATE_LIMIT": _rate_limit(

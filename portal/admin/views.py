@@ -56,6 +56,7 @@ from portal.mail.delivery import requeue_failed
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.tasks import deliver_emails
 from portal.registration import checkin, service as registrations
+from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
 from portal.registration.errors import EmailTaken, RegistrationError
 from portal.registration.forms import OrganiserEditForm
 from portal.registration.models import Event, Registration
@@ -358,6 +359,16 @@ def edit_attendee(registration_id: int):
             return redirect(url_for(".attendee_detail", registration_id=registration.id), code=303)
     return render_template("admin/attendee_edit.html", form=form, registration=registration,
                            event=registration.event), 400 if form.errors else 200
+
+
+@bp.get("/attendees/<int:registration_id>/certificate.pdf")
+def attendee_certificate(registration_id: int):
+    registration = _registration(registration_id)
+    try:
+        pdf = certificate_pdf(registration)
+    except NoAttendance:
+        abort(404)
+    return certificate_response(registration, pdf)
 
 
 @bp.post("/attendees/<int:registration_id>/cancel")

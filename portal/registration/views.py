@@ -3,7 +3,7 @@
 No login: an attendee manages their registration through the signed link in
 their emails (see tokens.py). Every page works without JavaScript.
 """
-from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from portal.database import is_lock_contention, utcnow
@@ -15,6 +15,7 @@ from portal.newsletter import intake as newsletter_intake
 from portal.newsletter.models import SignupSource
 from portal.newsletter.service import Preferences
 from portal.registration import display, service
+from portal.registration.certificate import NoAttendance, attended_days, certificate_pdf, certificate_response
 from portal.security import mark_private
 from portal.registration.errors import (
     DaysUnavailable,
@@ -208,7 +209,19 @@ def manage(token: str):
         token=token,
         position=service.waitlist_position(registration),
         changes_open=service.changes_open(event),
+        attended_days=attended_days(registration) if registration.is_confirmed else [],
     )
+
+
+@bp.get("/manage/<token>/certificate.pdf")
+def certificate(token: str):
+    """The certificate of attendance, once the attendee was checked in on at least one day."""
+    registration = service.registration_from_token(token)
+    try:
+        pdf = certificate_pdf(registration)
+    except NoAttendance:
+        abort(404)
+    return certificate_response(registration, pdf)
 
 
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
