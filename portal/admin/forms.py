@@ -10,6 +10,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
@@ -172,3 +173,11 @@ class CodeForm(TextForm):
     code = StringField("Six-digit code from your authenticator app", filters=[strip],
                        validators=[DataRequired("Type the six-digit code."), Length(max=12)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class EventFileForm(TextForm):
+    """The whole event as its TOML file: every field, checked as `update-event` checks a file."""
+
+    event_file = TextAreaField("Event file (TOML)", validators=[DataRequired("The event file is empty."),
+                                                                Length(max=50_000)],
+                               render_kw={"rows": 30, "spellcheck": "false"})

@@ -40,6 +40,7 @@ from portal.admin.forms import (
     CheckInForm,
     CodeForm,
     DayCapacityForm,
+    EventFileForm,
     InviteForm,
     ListExportForm,
     LoginForm,
@@ -57,7 +58,8 @@ from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.tasks import deliver_emails
 from portal.registration import checkin, service as registrations
 from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
-from portal.registration.errors import EmailTaken, RegistrationError
+from portal.registration.errors import EmailTaken, EventChangeRefused, RegistrationError
+from portal.registration.event_file import EventFileError, event_as_toml, parse_event_text
 from portal.registration.forms import OrganiserEditForm
 from portal.registration.models import Event, Registration
 from portal.security import mark_private
@@ -419,6 +421,7 @@ def event_settings():
     if event is None:
         return render_template("admin/no_event.html"), 404
     capacity_form = CapacityForm(prefix="overall", data={"capacity": event.capacity})
+    file_form = EventFileForm(formdata=None, data={"event_file": event_as_toml(event)})
     day_forms = {day.position: DayCapacityForm(prefix=f"day{day.position}", data={"position": day.position,
                                                                                "capacity": day.capacity})
                  for day in event.days}
@@ -438,6 +441,12 @@ def event_settings():
                 if form.validate_on_submit():
                     promoted = registrations.set_day_capacity(event.id, position, form.capacity.data)
                     return _capacity_changed(event, {"day": position, "capacity": form.capacity.data}, promoted)
+            elif submitted == "file":
+                file_form = EventFileForm()
+                if file_form.validate_on_submit():
+                    promoted = _apply_event_file(event, file_form)
+                    if promoted is not None:
+                        return _capacity_changed(event, {"event_file": True}, promoted)
             elif submitted == "promote" and ButtonForm().validate_on_submit():
                 promoted = registrations.promote_from_waitlist(event.id)
                 return _capacity_changed(event, {"promote": True}, promoted)
@@ -450,9 +459,26 @@ def event_settings():
         status = 400
     return render_template(
         "admin/event.html", event=event, events=_events(), capacity_form=capacity_form, day_forms=day_forms,
+        file_form=file_form,
         seats=registrations.seats_for_display(event), waiting=registrations.waitlist_length(event.id),
         button=ButtonForm(formdata=None),
     ), status
+
+
+def _apply_event_file(event: Event, form: EventFileForm) -> list[Registration] | None:
+    """update-event from the page; None (with the problems on the form) when the file is refused."""
+    try:
+        spec = parse_event_text(form.event_file.data)
+        if spec.slug != event.slug:
+            raise EventFileError([f"slug: stays {event.slug!r} (it is part of every registration link)"])
+        return registrations.update_event(spec)
+    except EventFileError as exc:
+        db.session.rollback()
+        form.event_file.errors = list(exc.problems)
+    except EventChangeRefused as exc:
+        db.session.rollback()
+        form.event_file.errors = [str(exc)]
+    return None
 
 
 def _capacity_changed(event: Event, detail: dict, promoted: list[Registration]):

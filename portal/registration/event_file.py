@@ -82,6 +82,50 @@ def read_event_file(path: str | Path) -> EventSpec:
     return parse_event(data)
 
 
+def parse_event_text(text: str) -> EventSpec:
+    """An event file's TOML pasted into a form (the admin event page); same checks as a file."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise EventFileError([f"not valid TOML: {exc}"]) from None
+    return parse_event(data)
+
+
+def event_as_toml(event) -> str:
+    """The event as the file `update-event` reads, in the event's own wall-clock times."""
+    def text(value: str) -> str:
+        # A JSON string is a valid TOML basic string: the same escapes.
+        return json.dumps(value, ensure_ascii=False)
+
+    def local(moment: datetime) -> str:
+        return event.local_time(moment).replace(tzinfo=None).isoformat(timespec="seconds")
+
+    lines = [
+        f"slug = {text(event.slug)}",
+        f"title = {text(event.title)}",
+        f"summary = {text(event.summary)}",
+        f"timezone = {text(event.timezone)}",
+        f"privacy_policy_version = {text(event.privacy_policy_version)}",
+    ]
+    if event.capacity is not None:
+        lines.append(f"capacity = {event.capacity}")
+    lines += ["", "[venue]", f"name = {text(event.venue)}", f"address_line1 = {text(event.address_line1)}"]
+    if event.address_line2:
+        lines.append(f"address_line2 = {text(event.address_line2)}")
+    lines += [f"city = {text(event.city)}", f"region = {text(event.region)}",
+              f"postal_code = {text(event.postal_code)}", f"country = {text(event.country)}",
+              "", "[registration]", f"opens_at = {local(event.registration_opens_at)}",
+              f"closes_at = {local(event.registration_closes_at)}"]
+    for day in event.days:
+        lines += ["", "[[days]]", f"date = {day.date.isoformat()}", f"starts_at = {day.starts_at.isoformat()}",
+                  f"ends_at = {day.ends_at.isoformat()}", f"capacity = {day.capacity}"]
+    for category in event.categories:
+        fee = Decimal(category.fee_cents) / 100
+        lines += ["", "[[categories]]", f"code = {text(category.code)}", f"label = {text(category.label)}",
+                  f"fee = {fee:.2f}", f"currency = {text(category.currency)}"]
+    return "\n".join(lines) + "\n"
+
+
 def parse_event(data: dict) -> EventSpec:
     """Check every field and convert it; raise EventFileError with all problems at once."""
     check = _Checker(data)

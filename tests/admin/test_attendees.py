@@ -128,3 +128,41 @@ def test_staff_cannot_edit(app, staff_client, make_event, make_registration):
     slug = make_event()
     ada = make_registration(slug)
     assert staff_client.get(f"/admin/attendees/{ada.id}/edit").status_code == 403
+
+
+def _event_file(admin_client, slug, text):
+    token = csrf_of(admin_client, f"/admin/event?event={slug}")
+    return admin_client.post(f"/admin/event?event={slug}", data={"csrf_token": token, "which": "file", "event_file": text})
+
+
+def test_the_event_file_round_trips_and_saves_a_new_window(app, admin_client, make_event):
+    from portal.registration.event_file import event_as_toml, parse_event_text
+    from portal.registration.service import get_event
+
+    slug = make_event()
+    with app.app_context():
+        text = event_as_toml(get_event(slug))
+        assert parse_event_text(text).slug == slug
+    changed = text.replace('title = "Test Policy Summit"', 'title = "Renamed Summit"')
+    assert _event_file(admin_client, slug, changed).status_code == 303
+    with app.app_context():
+        assert get_event(slug).title == "Renamed Summit"
+
+
+def test_a_bad_event_file_lists_every_problem_and_changes_nothing(app, admin_client, make_event):
+    from portal.registration.event_file import event_as_toml
+    from portal.registration.service import get_event
+
+    slug = make_event()
+    with app.app_context():
+        text = event_as_toml(get_event(slug))
+    broken = text.replace('title = "Test Policy Summit"', 'title = ""').replace("capacity = 100", "capacity = -1", 1)
+    response = _event_file(admin_client, slug, broken)
+    assert response.status_code == 400
+    body = page_text(response)
+    assert "title:" in body and "capacity" in body
+    assert _event_file(admin_client, slug, "this is = = not toml").status_code == 400
+    renamed = _event_file(admin_client, slug, text.replace(f'slug = "{slug}"', 'slug = "another-slug"'))
+    assert "slug: stays" in page_text(renamed)
+    with app.app_context():
+        assert get_event(slug).title == "Test Policy Summit"
