@@ -201,7 +201,8 @@ def bar_chart_svg(series: list[tuple[date, int]], width: int = 640, height: int 
     for index, (day, count) in enumerate(series):
         bar_height = round(count / peak * (height - 20), 1)
         bars.append({
-            "x": round(index * slot, 1), "width": max(round(slot * 0.8, 1), 1),
+            # Capped: one day of data is a bar, not a wall.
+            "x": round(index * slot, 1), "width": max(min(round(slot * 0.8, 1), 24), 1),
             "y": round(height - bar_height, 1), "height": bar_height, "day": day, "count": count,
         })
     return {"bars": bars, "width": width, "height": height, "peak": peak}
