@@ -374,6 +374,7 @@ def attendee_certificate(registration_id: int):
 
 
 @bp.post("/attendees/<int:registration_id>/cancel")
+@admin_only
 def cancel_attendee(registration_id: int):
     registration = _registration(registration_id)
     if not ButtonForm().validate_on_submit():
@@ -395,6 +396,7 @@ def cancel_attendee(registration_id: int):
 
 
 @bp.post("/attendees/<int:registration_id>/resend")
+@admin_only
 def resend_email(registration_id: int):
     registration = _registration(registration_id)
     if not ButtonForm().validate_on_submit():

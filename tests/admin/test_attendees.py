@@ -166,3 +166,15 @@ def test_a_bad_event_file_lists_every_problem_and_changes_nothing(app, admin_cli
     assert "slug: stays" in page_text(renamed)
     with app.app_context():
         assert get_event(slug).title == "Test Policy Summit"
+
+
+def test_staff_see_an_attendee_but_cannot_cancel_or_resend(app, staff_client, make_event, make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    page = staff_client.get(f"/admin/attendees/{ada.id}")
+    assert page.status_code == 200 and "Cancel this registration" not in page.get_data(as_text=True)
+    token = csrf_of(staff_client, f"/admin/attendees/{ada.id}")
+    for action in ("cancel", "resend"):
+        assert staff_client.post(f"/admin/attendees/{ada.id}/{action}", data={"csrf_token": token}).status_code == 403
+    with app.app_context():
+        assert db.session.get(Registration, ada.id).status == "confirmed"
