@@ -81,7 +81,19 @@ def _id_in(value, allowed: set[int]) -> int | None:
     return number if number in allowed else None
 
 
-class AttendeeExportForm(TextForm):
+class ColumnChoice:
+    """For forms with a `columns` field: the choices are the export's columns, at least one ticked."""
+
+    def fill_choices(self, columns: dict):
+        self.columns.choices = options((key, column.header) for key, column in columns.items())
+        return self
+
+    def validate_columns(self, field):
+        if not field.data:
+            raise ValueError("Choose at least one column.")
+
+
+class AttendeeExportForm(ColumnChoice, TextForm):
     """POSTed from the list page: the list's filters travel as hidden fields, columns as checkboxes."""
 
     q = HiddenField()
@@ -94,14 +106,6 @@ class AttendeeExportForm(TextForm):
     columns = MultiCheckboxField("Columns", validate_choice=True)
     bom = BooleanField("Add a byte-order mark (for Excel on Windows opening a CSV)")
 
-    def fill_choices(self, columns: dict) -> "AttendeeExportForm":
-        self.columns.choices = options((key, column.header) for key, column in columns.items())
-        return self
-
-    def validate_columns(self, field):
-        if not field.data:
-            raise ValueError("Choose at least one column.")
-
     def filter_form(self, event) -> AttendeeFilterForm:
         values = MultiDict({name: getattr(self, name).data or "" for name in
                             ("q", "status", "category", "day", "checked_in", "sort")})
@@ -113,18 +117,10 @@ class ListExportForm(TextForm):
     bom = BooleanField("Add a byte-order mark (for Excel on Windows opening a CSV)")
 
 
-class PresetForm(TextForm):
+class PresetForm(ColumnChoice, TextForm):
     name = StringField("Preset name", filters=[strip],
                        validators=[DataRequired("Give the preset a name."), too_long(80), single_line])
     columns = MultiCheckboxField("Columns", validate_choice=True)
-
-    def fill_choices(self, columns: dict) -> "PresetForm":
-        self.columns.choices = options((key, column.header) for key, column in columns.items())
-        return self
-
-    def validate_columns(self, field):
-        if not field.data:
-            raise ValueError("Choose at least one column.")
 
 
 class CheckInForm(TextForm):

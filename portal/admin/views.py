@@ -609,24 +609,18 @@ def export_page():
                            form=ListExportForm(formdata=None))
 
 
-@bp.post("/exports/subscribers")
+#: The whole-list exports: what each holds (see portal.admin.exports).
+LIST_EXPORTS = {"subscribers": exports.subscriber_export_query, "consent-log": exports.consent_log_export_query}
+
+
+@bp.post("/exports/<any(subscribers, 'consent-log'):kind>")
 @admin_only
-def export_subscribers():
+def export_list(kind: str):
     form = ListExportForm()
     if not form.validate_on_submit():
         abort(400)
-    headers, statement = exports.subscriber_export_query()
-    return _send_export("subscribers", headers, statement, form.file_format.data, form.bom.data, {})
-
-
-@bp.post("/exports/consent-log")
-@admin_only
-def export_consent_log():
-    form = ListExportForm()
-    if not form.validate_on_submit():
-        abort(400)
-    headers, statement = exports.consent_log_export_query()
-    return _send_export("consent-log", headers, statement, form.file_format.data, form.bom.data, {})
+    headers, statement = LIST_EXPORTS[kind]()
+    return _send_export(kind, headers, statement, form.file_format.data, form.bom.data, {})
 
 
 # --- Outbox (admins) ------------------------------------------------------------------------------
