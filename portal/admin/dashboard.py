@@ -39,6 +39,8 @@ class DayFigures:
 class CategoryFigures:
     category: AttendeeCategory
     by_status: dict[str, int] = field(default_factory=dict)
+    #: Registrations of the category checked in on at least one day.
+    checked_in: int = 0
 
 
 @dataclass
@@ -81,6 +83,15 @@ def registration_figures(event: Event) -> RegistrationFigures:
         .group_by(Registration.category_id, Registration.status)
     ).all():
         categories[category_id].by_status[status] = count
+    # People (not check-ins) per category who arrived on at least one day.
+    arrived = (
+        select(Registration.category_id, func.count(func.distinct(CheckIn.registration_id)))
+        .join(CheckIn, CheckIn.registration_id == Registration.id)
+        .where(Registration.event_id == event.id)
+        .group_by(Registration.category_id)
+    )
+    for category_id, count in db.session.execute(arrived).all():
+        categories[category_id].checked_in = count
     return RegistrationFigures(by_status, list(days.values()), list(categories.values()), _per_day(event))
 
 

@@ -178,3 +178,20 @@ def test_staff_see_an_attendee_but_cannot_cancel_or_resend(app, staff_client, ma
         assert staff_client.post(f"/admin/attendees/{ada.id}/{action}", data={"csrf_token": token}).status_code == 403
     with app.app_context():
         assert db.session.get(Registration, ada.id).status == "confirmed"
+
+
+def test_the_dashboard_counts_check_ins_per_day_and_category(app, staff_client, make_event, make_registration):
+    from portal.registration import checkin
+    from portal.registration.service import get_event
+
+    slug = make_event()
+    ada = make_registration(slug)
+    make_registration(slug, email="b@example.org", category="student")
+    with app.app_context():
+        event = get_event(slug)
+        for position in (1, 2):
+            checkin.check_in(event, ada.code, event.day_at(position), None)
+        db.session.commit()
+    html = staff_client.get(f"/admin/?event={slug}").get_data(as_text=True)
+    member_row = html[html.index("Society member</th>"):].split("</tr>")[0]
+    assert member_row.endswith("<td>1</td>")
