@@ -79,7 +79,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app)
 
-    from portal import admin, cli, consent, deferred, errors, health, mail as mail_domain, newsletter, registration
+    from portal import admin, cli, consent, deferred, errors, health, mail as mail_domain, newsletter, registration, resources
     from portal.pages.views import bp as pages_bp
 
     mail_domain.init_app(app)
@@ -87,6 +87,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     consent.init_app(app)
     newsletter.init_app(app)
     registration.init_app(app)
+    resources.init_app(app)
     admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -151,6 +151,10 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # (every newsletter email carries fresh ones).
         "NEWSLETTER_CONFIRM_LINK_MAX_AGE": 7 * 24 * 3600,
         "NEWSLETTER_LINK_MAX_AGE": 365 * 24 * 3600,
+        # The daily link check of the resource catalog: seconds per request, and requests at once.
+        "RESOURCE_LINK_TIMEOUT_SECONDS": float(env.get("RESOURCE_LINK_TIMEOUT_SECONDS") or 10),
+        "RESOURCE_LINK_CHECKS_AT_ONCE": _whole_number("RESOURCE_LINK_CHECKS_AT_ONCE",
+                                                      env.get("RESOURCE_LINK_CHECKS_AT_ONCE"), 4) or 1,
         # Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for attendance certificates.
         "CERTIFICATE_FONT_DIR": (env.get("CERTIFICATE_FONT_DIR") or "/usr/share/fonts/truetype/dejavu").strip(),
         # Cookie consent (portal/consent): raising the version asks every visitor again.

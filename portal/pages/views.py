@@ -23,9 +23,9 @@ def priorities():
 @bp.get("/resources")
 def resources():
     # A repeated parameter only comes from a hand-made URL; the first value wins.
-    filters = service.choose_filters(request.args.get("topic"), request.args.get("kind"))
+    filters = service.choose_filters(request.args.get("topic"), request.args.get("kind"), request.args.get("q"))
     listed = service.list_resources(
-        topic=filters.topic.slug if filters.topic else None, kind=filters.kind
+        topic=filters.topic.slug if filters.topic else None, kind=filters.kind, search=filters.search
     )
     chosen = {"topic": filters.topic.slug if filters.topic else "", "kind": filters.kind or ""}
     remember = allows("preferences")
@@ -52,7 +52,7 @@ def resources():
         resource_href=service.resource_href,
         last_filter=last_filter,
     ))
-    if remember and filters.active:
+    if remember and (filters.topic or filters.kind):
         response.set_cookie(LAST_FILTER_COOKIE, f"{chosen['topic']}|{chosen['kind']}", max_age=30 * 24 * 3600,
                             httponly=True, samesite="Lax", secure=request.is_secure)
     return response

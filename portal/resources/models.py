@@ -1,7 +1,7 @@
 """The resource catalog: curated links (or portal-only entries) tagged with topics."""
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import utcnow
@@ -54,6 +54,22 @@ class Resource(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Last time the seed changed a field or the topics of this entry.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Shown first in digests and highlights (set by admins).
+    featured: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: When the entry joined the catalog; "newest" in digests means this. The seed sets
+    #: it once (from the file's "added", else the day it first saw the entry) and keeps it.
+    added_on: Mapped[date] = mapped_column(default=lambda: utcnow().date())
+    #: Retired entries leave the page and digests but stay for history (what was sent).
+    retired_at: Mapped[datetime | None]
+    #: The link checker's last visit: when, the HTTP status (None: no answer) and the error.
+    link_checked_at: Mapped[datetime | None]
+    link_status: Mapped[int | None]
+    link_error: Mapped[str | None] = mapped_column(String(300))
+
+    @property
+    def link_broken(self) -> bool:
+        """The last check found the address gone or not answering; digests leave it out."""
+        return self.link_checked_at is not None and (self.link_status is None or self.link_status >= 400)
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=resource_topic, order_by=Topic.position, lazy="selectin"

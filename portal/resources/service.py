@@ -6,11 +6,13 @@ an upsert by slug, so it can run on every deploy.
 """
 import json
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from portal.database import utcnow
 from portal.extensions import db
@@ -90,7 +92,9 @@ def seed_resources() -> dict:
         wanted_topics = [_topic(topics, slug, entry["slug"]) for slug in entry.get("topics", [])]
         resource = existing.get(entry["slug"])
         if resource is None:
-            db.session.add(Resource(slug=entry["slug"], topics=wanted_topics, **wanted))
+            # "added" in the file, else today; kept from then on, whatever later seeds say.
+            added_on = date.fromisoformat(entry["added"]) if entry.get("added") else utcnow().date()
+            db.session.add(Resource(slug=entry["slug"], topics=wanted_topics, added_on=added_on, **wanted))
             created += 1
             continue
         changed = False
@@ -149,9 +153,21 @@ def _display_key(resource: Resource) -> tuple:
     return (rank, False, 0, resource.position)
 
 
-def list_resources(topic: str | None = None, kind: str | None = None) -> list[Resource]:
-    """Resources in page order: by section, FDA guidances by year of issue, the rest in catalog order."""
-    query = select(Resource)
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_resources(topic: str | None = None, kind: str | None = None, search: str = "") -> list[Resource]:
+    """Live resources in page order: by section, FDA guidances by year of issue, the rest in catalog order.
+
+    `search` matches words anywhere in the title, the organization or the summary, in any case.
+    Retired entries are left out.
+    """
+    query = select(Resource).where(Resource.retired_at.is_(None))
+    for word in search.split():
+        pattern = f"%{_escape_like(word.lower())}%"
+        query = query.where(or_(*(func.lower(column).like(pattern, escape="\\")
+                                  for column in (Resource.title, Resource.organization, Resource.summary))))
     if topic:
         query = query.where(Resource.topics.any(Topic.slug == topic))
     if kind:
@@ -165,7 +181,7 @@ def list_topics() -> list[Topic]:
 
 def list_kinds() -> list[str]:
     """Kinds that have at least one resource, in the order their sections appear."""
-    kinds = set(db.session.scalars(select(Resource.kind).distinct()))
+    kinds = set(db.session.scalars(select(Resource.kind).where(Resource.retired_at.is_(None)).distinct()))
     known = [kind for section in SECTIONS for kind in section.kinds if kind in kinds]
     return known + sorted(kinds.difference(known))
 
@@ -213,14 +229,21 @@ class Filters:
     kind: str | None = None
     unknown_topic: bool = False
     unknown_kind: bool = False
+    #: Words to look for, as typed (trimmed, at most SEARCH_MAX_LENGTH characters).
+    search: str = ""
 
     @property
     def active(self) -> bool:
-        return self.topic is not None or self.kind is not None
+        return self.topic is not None or self.kind is not None or bool(self.search)
 
 
-def choose_filters(topic: str | None, kind: str | None) -> Filters:
+SEARCH_MAX_LENGTH = 100
+_NOT_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def choose_filters(topic: str | None, kind: str | None, search: str | None = None) -> Filters:
     """Match the raw query-string values against real topics and kinds; anything else is ignored."""
+    search = " ".join(_NOT_TEXT.sub(" ", search or "").split())[:SEARCH_MAX_LENGTH]
     topic = (topic or "").strip()
     kind = (kind or "").strip()
     chosen_topic = None
@@ -232,6 +255,7 @@ def choose_filters(topic: str | None, kind: str | None) -> Filters:
         kind=chosen_kind,
         unknown_topic=bool(topic) and chosen_topic is None,
         unknown_kind=bool(kind) and chosen_kind is None,
+        search=search,
     )
 
 

@@ -69,7 +69,7 @@ def test_resources_filter_works_without_scripts(seeded_portal, live_server, page
     page.goto(live_server.url + "/resources")
     page.get_by_label("Topic", exact=True).select_option("clinical-trials")
     page.get_by_role("button", name="Apply filters").click()
-    page.wait_for_url("**/resources?topic=clinical-trials&kind=")
+    page.wait_for_url("**/resources?q=&topic=clinical-trials&kind=")
     expect(page.locator("#filter-summary")).to_contain_text("Topic: Clinical trials")
     expect(page.get_by_label("Topic", exact=True)).to_have_value("clinical-trials")
     expect(page.locator("#clinicaltrials-gov")).to_be_visible()

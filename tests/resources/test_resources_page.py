@@ -214,7 +214,7 @@ def test_filter_form_is_a_plain_get_form_with_labelled_controls(seeded):
         if i.attrs.get("type") not in {"hidden", "submit"} and i.attrs.get("role") != "switch"
         and not i.attrs["name"].startswith("footer-")
     ]
-    assert {c.attrs["name"] for c in controls} == {"topic", "kind"}
+    assert {c.attrs["name"] for c in controls} == {"q", "topic", "kind"}
     for control in controls:
         assert control.attrs["id"] in labelled
 
