@@ -79,7 +79,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app)
 
-    from portal import admin, cli, consent, deferred, errors, health, mail as mail_domain, newsletter, registration, resources
+    from portal import admin, cli, consent, deferred, digests, errors, health, mail as mail_domain, newsletter, registration, resources
     from portal.pages.views import bp as pages_bp
 
     mail_domain.init_app(app)
@@ -88,6 +88,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     newsletter.init_app(app)
     registration.init_app(app)
     resources.init_app(app)
+    digests.init_app(app)
     admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -188,6 +189,7 @@ def _register_domain_models() -> None:
     import portal.admin.models  # noqa: F401
     import portal.consent.models  # noqa: F401
     import portal.deferred.models  # noqa: F401
+    import portal.digests.models  # noqa: F401
     import portal.mail.models  # noqa: F401
     import portal.newsletter.models  # noqa: F401
     import portal.registration.models  # noqa: F401

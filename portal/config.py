@@ -52,6 +52,21 @@ def _rate_limit(name: str, value: str | None, default: str) -> str:
     return value
 
 
+def _cron(name: str, value: str | None, default: str) -> str:
+    """Five cron fields ("minute hour day-of-month month day-of-week"), checked at start-up."""
+    from celery.schedules import crontab
+
+    value = " ".join((value or "").split()) or default
+    fields = value.split()
+    try:
+        if len(fields) != 5:
+            raise ValueError("five fields")
+        crontab(*fields[:2], day_of_week=fields[4], day_of_month=fields[2], month_of_year=fields[3])
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a cron schedule like '0 13 * * mon' (UTC).") from None
+    return value
+
+
 def load_config(instance_path: str, environ: dict | None = None) -> dict:
     """Build the Flask config dict from the environment (or the given mapping)."""
     env = os.environ if environ is None else environ
@@ -155,6 +170,18 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "RESOURCE_LINK_TIMEOUT_SECONDS": float(env.get("RESOURCE_LINK_TIMEOUT_SECONDS") or 10),
         "RESOURCE_LINK_CHECKS_AT_ONCE": _whole_number("RESOURCE_LINK_CHECKS_AT_ONCE",
                                                       env.get("RESOURCE_LINK_CHECKS_AT_ONCE"), 4) or 1,
+        # Digests (portal/digests): when beat starts each edition (cron fields, UTC), how many
+        # highlights one digest carries at most, and subscribers per compose batch.
+        "DIGEST_WEEKLY_CRON": _cron("DIGEST_WEEKLY_CRON", env.get("DIGEST_WEEKLY_CRON"), "0 13 * * mon"),
+        "DIGEST_MONTHLY_CRON": _cron("DIGEST_MONTHLY_CRON", env.get("DIGEST_MONTHLY_CRON"), "0 13 1 * *"),
+        "DIGEST_HIGHLIGHTS": _whole_number("DIGEST_HIGHLIGHTS", env.get("DIGEST_HIGHLIGHTS"), 5) or 1,
+        "DIGEST_BATCH_SIZE": _whole_number("DIGEST_BATCH_SIZE", env.get("DIGEST_BATCH_SIZE"), 500) or 1,
+        # Check every catalog address just before an edition is composed (besides the daily check).
+        "DIGEST_CHECK_LINKS_FIRST": _bool(env.get("DIGEST_CHECK_LINKS_FIRST"), default=True),
+        # How often beat refreshes editions in progress, and after how many quiet seconds a
+        # composing edition counts as stalled and is resumed from its checkpoint.
+        "DIGEST_ADVANCE_SECONDS": float(env.get("DIGEST_ADVANCE_SECONDS") or 60),
+        "DIGEST_STALL_SECONDS": float(env.get("DIGEST_STALL_SECONDS") or 120),
         # Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for attendance certificates.
         "CERTIFICATE_FONT_DIR": (env.get("CERTIFICATE_FONT_DIR") or "/usr/share/fonts/truetype/dejavu").strip(),
         # Cookie consent (portal/consent): raising the version asks every visitor again.

@@ -15,13 +15,14 @@ from email.utils import make_msgid
 from functools import wraps
 
 from flask import current_app
+from sqlalchemy import insert
 
 from portal.celery_app import enqueue_item_after_commit
 from portal.extensions import db
 from portal.links import portal_host
 from portal.mail import delivery
 from portal.mail.models import OutgoingEmail, OutgoingEmailAttachment
-from portal.mail.render import render_email
+from portal.mail.render import RenderedEmail, render_email
 from portal.mail.tasks import deliver_emails
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
 
@@ -94,6 +95,51 @@ def queue_email(
     db.session.flush()
     enqueue_item_after_commit(deliver_emails, email.id)
     return email
+
+
+@dataclass(frozen=True)
+class PreparedEmail:
+    """A message rendered by its sender (e.g. once for many digest readers), ready for queue_many."""
+
+    name: str
+    to: str
+    rendered: RenderedEmail
+    headers: Mapping[str, str]
+    cause: Cause
+
+
+def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
+    """Write many rendered messages to the outbox in one statement, in the caller's transaction.
+
+    The bulk path of queue_email for mailings (no attachments): the same
+    checks, one INSERT for the lot, ids published after commit. Returns the
+    new ids in the order of `messages`. Raises InvalidEmailError before
+    anything is written.
+    """
+    if not messages:
+        return []
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    host = portal_host()
+    rows = []
+    for message in messages:
+        check_address("recipient", message.to)
+        check_headers(dict(message.headers))
+        check_header_value("subject", message.rendered.subject)
+        rows.append({
+            "name": message.name, "to_address": message.to, "from_address": sender,
+            "subject": message.rendered.subject, "body_text": message.rendered.text,
+            "body_html": message.rendered.html, "headers": dict(message.headers),
+            "message_id": make_msgid(domain=host), "cause_kind": message.cause.kind,
+            "cause_id": message.cause.id,
+        })
+    # Hazard: RETURNING order of a multi-row INSERT is only guaranteed with
+    # sort_by_parameter_order, which SQLAlchemy then ensures on both backends.
+    ids = list(db.session.scalars(
+        insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True), rows
+    ))
+    for email_id in ids:
+        enqueue_item_after_commit(deliver_emails, email_id)
+    return ids
 
 
 def email(name: str, withhold_if: Callable[[OutgoingEmail], str | None] | None = None):

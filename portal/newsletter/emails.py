@@ -13,6 +13,7 @@ from portal.mail import Cause, EmailContent, email
 from portal.mail.validation import address_key
 from portal.newsletter.models import Subscriber
 from portal.newsletter.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_subscriber_token
+from portal.resources.highlights import email_highlights
 
 
 def preferences_url(subscriber: Subscriber) -> str:
@@ -23,9 +24,12 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
     return absolute_url("newsletter.unsubscribe", token=make_subscriber_token(UNSUBSCRIBE, subscriber))
 
 
-def list_headers(subscriber: Subscriber) -> dict[str, str]:
-    """List-Unsubscribe (+ -Post for one click) and List-Id, for every mail to a subscriber."""
-    targets = [f"<{unsubscribe_url(subscriber)}>"]
+def list_headers(subscriber: Subscriber, unsubscribe: str | None = None) -> dict[str, str]:
+    """List-Unsubscribe (+ -Post for one click) and List-Id, for every mail to a subscriber.
+
+    `unsubscribe`: the subscriber's unsubscribe URL when the caller already made one.
+    """
+    targets = [f"<{unsubscribe or unsubscribe_url(subscriber)}>"]
     mailto = current_app.config["NEWSLETTER_UNSUBSCRIBE_MAILTO"]
     if mailto:
         targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
@@ -45,7 +49,8 @@ def _recipient_gone(row) -> str | None:
     return None
 
 
-def _not_subscribed(row) -> str | None:
+def withhold_unless_subscribed(row) -> str | None:
+    """For list mail: withheld when the subscriber erased their data or unsubscribed after it was queued."""
     reason = _recipient_gone(row)
     if reason is None and not db.session.get(Subscriber, row.cause_id).is_confirmed:
         reason = "the subscriber unsubscribed"
@@ -88,9 +93,15 @@ def send_already_subscribed(subscriber: Subscriber):
     return _list_content(subscriber)
 
 
-@email("newsletter_welcome", withhold_if=_not_subscribed)
+#: Catalog highlights the welcome email carries, from the topics just chosen.
+WELCOME_HIGHLIGHTS = 3
+
+
+@email("newsletter_welcome", withhold_if=withhold_unless_subscribed)
 def send_welcome(subscriber: Subscriber):
-    return _list_content(subscriber)
+    topics = [topic.slug for topic in subscriber.topics]
+    highlights = email_highlights(WELCOME_HIGHLIGHTS, topics) if topics else []
+    return _list_content(subscriber, highlights=highlights)
 
 
 @email("newsletter_manage_link", withhold_if=_recipient_gone)

@@ -17,6 +17,7 @@ from portal.links import absolute_url, portal_host
 from portal.mail import Attachment, Cause, EmailContent, email
 from portal.registration.ics import cancellation_calendar, registration_calendar
 from portal.registration.tokens import make_manage_token, make_verify_token
+from portal.resources.highlights import email_highlights
 
 
 def manage_url(registration) -> str:
@@ -93,9 +94,16 @@ def _seat_content(registration, files: SeatFiles | None = None, extra_attachment
     return _content(registration, attachments=[*files.attachments, *extra_attachments], **extra)
 
 
+#: Catalog highlights a confirmation carries (policy and regulatory ones first).
+CONFIRMATION_HIGHLIGHTS = 3
+
+
 @email("registration_confirmed")
-def send_confirmation(registration, files: SeatFiles | None = None):
-    return _seat_content(registration, files)
+def send_confirmation(registration, files: SeatFiles | None = None, highlights=None):
+    """`highlights`: made before the event lock by the caller, else read here."""
+    if highlights is None:
+        highlights = email_highlights(CONFIRMATION_HIGHLIGHTS)
+    return _seat_content(registration, files, highlights=highlights)
 
 
 @email("registration_waitlisted")

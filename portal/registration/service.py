@@ -43,6 +43,7 @@ from portal.registration.models import (
     registration_day,
 )
 from portal.registration.tokens import read_manage_token, read_verify_token
+from portal.resources.highlights import email_highlights
 
 CONFIRMED = RegistrationStatus.CONFIRMED.value
 WAITLISTED = RegistrationStatus.WAITLISTED.value
@@ -282,13 +283,15 @@ def register_attendee(event: Event, details: AttendeeDetails) -> RegistrationOut
     for _attempt in range(3):
         registration = _new_registration(event, details)
         # The QR code and calendar file do not depend on the seat decision, so
-        # they are made before the lock: the lock is then held only for counting,
-        # writing and queueing. They go unused if the registration has to wait.
+        # they are made before the lock, as are the catalog highlights: the lock is
+        # then held only for counting, writing and queueing. They go unused if the
+        # registration has to wait.
         files = emails.seat_files(registration)
+        highlights = email_highlights(emails.CONFIRMATION_HIGHLIGHTS)
         try:
             # A savepoint, so a collision undoes this attempt only, not the caller's transaction.
             with db.session.begin_nested():
-                return _register_locked(registration, files)
+                return _register_locked(registration, files, highlights)
         except IntegrityError:
             # The unique index caught what the check could not see: the same
             # address committed in between (possible only with the lock off),
@@ -321,7 +324,7 @@ def _new_registration(event: Event, details: AttendeeDetails) -> Registration:
     )
 
 
-def _register_locked(registration: Registration, files: emails.SeatFiles) -> RegistrationOutcome:
+def _register_locked(registration: Registration, files: emails.SeatFiles, highlights) -> RegistrationOutcome:
     event = registration.event
     overall_capacity = lock_event(event.id)
     seats = count_seats(event.id, overall_capacity)
@@ -351,7 +354,7 @@ def _register_locked(registration: Registration, files: emails.SeatFiles) -> Reg
         # The seat (or place in line) is held; the usual email follows the address's confirmation.
         emails.send_verify_request(registration, outcome.position, to=registration.email)
     elif registration.is_confirmed:
-        emails.send_confirmation(registration, files, to=registration.email)
+        emails.send_confirmation(registration, files, highlights, to=registration.email)
     else:
         full_days = [day for day in registration.days if day.id in seats.full_days(day_ids)]
         emails.send_waitlisted(registration, outcome.position, full_days, to=registration.email)

@@ -1,0 +1,99 @@
+"""The digest email: rendered once per distinct content, personalised by substitution.
+
+Thousands of subscribers share the same few combinations of highlights, so
+the templates are rendered (and their CSS inlined) once per combination for
+a batch, with marks where the personal parts go: the greeting name and the
+subscriber's own signed links. Each message is then the shared text with the
+marks replaced, the name HTML-escaped in the HTML part. That takes a digest
+from milliseconds of CPU to microseconds, and the result is exactly what
+rendering it alone would give.
+"""
+from markupsafe import escape
+
+from portal.links import absolute_url
+from portal.mail import Cause, EmailContent, email
+from portal.mail.outbox import PreparedEmail, queue_many
+from portal.mail.render import RenderedEmail, render_email
+from portal.newsletter.emails import list_headers, preferences_url, unsubscribe_url, withhold_unless_subscribed
+
+DIGEST = "digest"
+
+# Marks for the personal parts: plain ASCII that neither escaping nor CSS inlining changes.
+_NAME = "DIGESTMARKNAME7c1e"
+_PREFERENCES = "DIGESTMARKPREFS7c1e"
+_UNSUBSCRIBE = "DIGESTMARKUNSUB7c1e"
+
+
+def _context(edition, highlights, event, wants_events: bool, first_name: str, preferences: str, unsubscribe: str):
+    return {
+        "edition_title": edition.title,
+        "frequency": edition.frequency,
+        "highlights": highlights,
+        "event": event if wants_events else None,
+        "first_name": first_name,
+        "preferences_url": preferences,
+        "unsubscribe_url": unsubscribe,
+        "web_view_url": (absolute_url("digests.edition", edition_id=edition.id) if edition.id
+                         else absolute_url("digests.archive")),
+        "archive_url": absolute_url("digests.archive"),
+        "manage_url": absolute_url("newsletter.manage"),
+    }
+
+
+@email(DIGEST, withhold_if=withhold_unless_subscribed)
+def send_digest(subscriber, edition, highlights, event):
+    """One digest queued on its own (the batch path below is the same email, rendered once per variant)."""
+    return EmailContent(
+        _context(edition, highlights, event, subscriber.wants_events, subscriber.first_name,
+                 preferences_url(subscriber), unsubscribe_url(subscriber)),
+        headers=list_headers(subscriber),
+        cause=Cause("subscriber", subscriber.id),
+    )
+
+
+class DigestRenderer:
+    """Renders the digests of one edition batch; reuse it for every subscriber of the batch."""
+
+    def __init__(self, edition, event):
+        self.edition = edition
+        self.event = event
+        self._variants: dict[tuple, RenderedEmail] = {}
+
+    def _variant(self, highlights, wants_events: bool, named: bool) -> RenderedEmail:
+        key = (tuple(h.id for h in highlights), wants_events, named)
+        rendered = self._variants.get(key)
+        if rendered is None:
+            context = _context(self.edition, highlights, self.event, wants_events, _NAME if named else "",
+                               _PREFERENCES, _UNSUBSCRIBE)
+            rendered = self._variants[key] = render_email(DIGEST, context)
+        return rendered
+
+    def render_for(self, subscriber, highlights) -> RenderedEmail:
+        return self._personalise(subscriber, highlights, preferences_url(subscriber), unsubscribe_url(subscriber))
+
+    def _personalise(self, subscriber, highlights, preferences: str, unsubscribe: str) -> RenderedEmail:
+        shared = self._variant(highlights, subscriber.wants_events, bool(subscriber.first_name))
+
+        def personal(text: str, name: str) -> str:
+            # The name last: whatever it contains is not looked at again.
+            return text.replace(_PREFERENCES, preferences).replace(_UNSUBSCRIBE, unsubscribe).replace(_NAME, name)
+
+        return RenderedEmail(
+            subject=shared.subject,
+            text=personal(shared.text, subscriber.first_name),
+            html=personal(shared.html, str(escape(subscriber.first_name))),
+        )
+
+    def message(self, subscriber, highlights) -> PreparedEmail:
+        unsubscribe = unsubscribe_url(subscriber)
+        return PreparedEmail(
+            name=DIGEST,
+            to=subscriber.email,
+            rendered=self._personalise(subscriber, highlights, preferences_url(subscriber), unsubscribe),
+            headers=list_headers(subscriber, unsubscribe),
+            cause=Cause("subscriber", subscriber.id),
+        )
+
+
+def queue_digests(messages: list[PreparedEmail]) -> list[int]:
+    return queue_many(messages)
