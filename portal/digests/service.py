@@ -243,7 +243,8 @@ def _compose_for(edition: DigestEdition, subscribers: list[Subscriber], limit: i
             pool, subscriber_topics(subscriber), seen[subscriber.id], limit
         )
         if not chosen:
-            deliveries.append({"edition_id": edition.id, "subscriber_id": subscriber.id, "resource_ids": []})
+            deliveries.append({"edition_id": edition.id, "subscriber_id": subscriber.id, "resource_ids": [],
+                               "email_id": None})
             result.skipped += 1
             continue
         messages.append(renderer.message(subscriber, chosen))

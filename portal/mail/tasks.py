@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.mail import delivery
 
 # Ids per delivery task: each task is one claim and one SMTP session, so bigger
-# batches cost less per message. Progress is committed every few messages
+# batches cost less per message. Progress is committed after every message
 # (delivery.PROGRESS_EVERY), so a worker that dies mid-batch sends at most that
 # many twice, not the whole batch.
 DELIVERY_BATCH = 100

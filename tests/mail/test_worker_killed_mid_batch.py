@@ -1,35 +1,18 @@
 """A worker killed in the middle of a batch re-sends at most a handful of messages, not the batch."""
-import asyncio
 import os
 import signal
 from collections import Counter
 
-from aiosmtpd.controller import Controller
 
 from portal.celery_app import publish_committed_tasks
 from portal.extensions import db
 from portal.mail.delivery import PROGRESS_EVERY
 from tests.support.mail import queue_test_email
-from tests.support.smtp import RecordingHandler, SMTPServer, free_port
+from tests.support.smtp import SlowSMTPServer
 from tests.support.wait import wait_until
 from tests.support.worker import start_beat, start_worker
 
 MESSAGES = 60
-
-
-class SlowHandler(RecordingHandler):
-    """Takes a moment per message, as a busy relay does, so a kill lands mid-batch."""
-
-    async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(0.05)
-        return await super().handle_DATA(server, session, envelope)
-
-
-class SlowSMTPServer(SMTPServer):
-    def __init__(self):
-        self.handler = SlowHandler()
-        self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
 
 def test_a_worker_killed_mid_batch_sends_at_most_a_few_messages_twice(portal_env, make_app, tmp_path):

@@ -1,8 +1,4 @@
 """The link checker against a local HTTP server: 200, 404, a redirect, HEAD refused, and a hang."""
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from sqlalchemy import select, update
 
@@ -10,49 +6,13 @@ from portal.extensions import db
 from portal.resources.linkcheck import check_catalog_links
 from portal.resources.models import Resource
 from portal.resources.service import list_resources
-
-
-class _Handler(BaseHTTPRequestHandler):
-    seen_agents: list[str] = []
-
-    def _answer(self, with_body: bool):
-        _Handler.seen_agents.append(self.headers.get("User-Agent", ""))
-        if self.path == "/ok":
-            self.send_response(200)
-        elif self.path == "/moved":
-            self.send_response(301)
-            self.send_header("Location", "/ok")
-        elif self.path == "/no-head" and not with_body:
-            self.send_response(405)
-        elif self.path == "/no-head":
-            self.send_response(200)
-        elif self.path == "/hang":
-            time.sleep(3)
-            self.send_response(200)
-        else:
-            self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_HEAD(self):  # noqa: N802
-        self._answer(with_body=False)
-
-    def do_GET(self):  # noqa: N802
-        self._answer(with_body=True)
-
-    def log_message(self, *args):
-        pass
+from tests.support.link_site import LinkSiteHandler, serve_link_site
 
 
 @pytest.fixture
 def site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_link_site() as url:
+        yield url
 
 
 def test_broken_and_hanging_addresses_are_marked_and_left_out(make_app, seeded, site):
@@ -75,7 +35,7 @@ def test_broken_and_hanging_addresses_are_marked_and_left_out(make_app, seeded, 
         assert rows["acgt"].link_status == 200
         assert rows["ggact"].link_status == 404 and rows["ggact"].link_broken
         assert rows[hanging].link_status is None and rows[hanging].link_error == "timed out"
-        assert all(agent.startswith("SummitPortal-LinkChecker/") for agent in _Handler.seen_agents)
+        assert all(agent.startswith("SummitPortal-LinkChecker/") for agent in LinkSiteHandler.seen_agents)
         from portal.resources.highlights import digest_candidates
 
         candidates = {r.slug for r in digest_candidates()}

@@ -4,6 +4,7 @@
 then normal acceptance), which is how tests make a server fail temporarily or
 for good.
 """
+import asyncio
 import email
 import email.policy
 import socket
@@ -82,3 +83,21 @@ class SMTPServer:
             got = list(self.handler.messages)
         assert ok, f"expected {count} message(s) within {timeout}s, got {len(got)}"
         return got
+
+
+class SlowHandler(RecordingHandler):
+    """Takes a moment per message, as a busy relay does, so a kill lands mid-batch."""
+
+    delay = 0.05
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowSMTPServer(SMTPServer):
+    def __init__(self, delay: float = 0.05):
+        self.handler = SlowHandler()
+        self.handler.delay = delay
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
