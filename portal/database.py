@@ -54,19 +54,6 @@ def configure_engine_events(app: Flask) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def commit_without_flush_wait() -> None:
-    """Let the current transaction's commit return before its WAL record reaches the disk.
-
-    For progress markers committed after every message (the outbox's "sent"):
-    they survive a worker that is killed, which is what they guard against, and
-    only a crash of the database server itself can lose the last fraction of a
-    second of them (those messages would then be sent again: still at least
-    once). SQLite in WAL mode with synchronous=NORMAL behaves so already.
-    """
-    if is_postgresql():
-        db.session.execute(text("SET LOCAL synchronous_commit = off"))
-
-
 # ---------------------------------------------------------------- row locks
 
 PG_LOCK_NOT_AVAILABLE = "55P03"

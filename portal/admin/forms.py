@@ -177,3 +177,51 @@ class EventFileForm(TextForm):
     event_file = TextAreaField("Event file (TOML)", validators=[DataRequired("The event file is empty."),
                                                                 Length(max=50_000)],
                                render_kw={"rows": 30, "spellcheck": "false"})
+
+
+# --- Content: the resource catalog and the digests -------------------------------------------
+
+
+def one_paragraph(value):
+    """A summary is one paragraph: line breaks typed into the box become spaces."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+class ResourceForm(TextForm):
+    """One catalog entry. Only the catalog's own checks (portal.resources.curation) say what is valid;
+    the form carries the values there, and puts each problem they report back on its field."""
+
+    slug = StringField("Slug", filters=[strip])
+    title = StringField("Title", filters=[strip])
+    organization = StringField("Organization", filters=[strip])
+    kind = StringField("Kind", filters=[strip], render_kw={"list": "known-kinds"})
+    year = StringField("Year", filters=[strip], render_kw={"inputmode": "numeric"})
+    url = StringField("URL", filters=[strip], render_kw={"type": "url"})
+    summary = TextAreaField("Summary", filters=[one_paragraph], render_kw={"rows": 4})
+    # An unknown topic is one of the catalog's problems, reported with the others.
+    topics = MultiCheckboxField("Topics", validate_choice=False)
+    featured = BooleanField("Featured: shown first in digests and highlights")
+
+    #: The fields `add_or_edit_resource` reads, in the order the form shows them.
+    ENTRY_FIELDS = ("slug", "title", "organization", "kind", "year", "url", "summary", "topics", "featured")
+
+    def fill_choices(self, topics) -> "ResourceForm":
+        self.topics.choices = options((topic.slug, topic.label) for topic in topics)
+        return self
+
+    def entry(self) -> dict:
+        return {name: self[name].data for name in self.ENTRY_FIELDS}
+
+
+FREQUENCY_CHOICES = [("weekly", "Weekly"), ("monthly", "Monthly")]
+
+
+class DigestRunForm(TextForm):
+    """The "Count now" and "Send now" buttons: which edition, as a hidden value a browser never changes."""
+
+    frequency = SelectField("Frequency", choices=options(FREQUENCY_CHOICES), validate_choice=True)
+
+
+class DigestPreviewForm(TextForm):
+    email = StringField("Subscriber's email address", filters=[strip],
+                        validators=[DataRequired("Enter the subscriber's email address."), too_long(320)])

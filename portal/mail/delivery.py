@@ -33,7 +33,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from portal.database import commit_without_flush_wait, utcnow
+from portal.database import is_postgresql, utcnow
 from portal.extensions import db
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.validation import (
@@ -410,18 +410,64 @@ class BatchOutcome:
         }
 
 
-# Sent messages are recorded (and the caller's checkpoint commits them) every this many:
-# a worker killed mid-batch sends at most this many messages a second time. One, so
-# a kill costs at most the message that was on the wire; the commits are cheap
-# because they do not wait for the disk (see portal.database.commit_without_flush_wait).
+# Sent messages are recorded durably every this many: a worker killed mid-batch sends
+# at most this many messages a second time. One, so a kill costs at most the message
+# that was on the wire (see _progress_marks for what keeps that cheap).
 PROGRESS_EVERY = 1
+
+# One statement per accepted message on PostgreSQL (psycopg prepares it after a few uses).
+_MARK_SENT_SQL = (
+    "UPDATE outgoing_email SET status = 'sent', sent_at = %s, lease_expires_at = NULL, last_error = NULL "
+    "WHERE id = ANY(%s)"
+)
+
+
+@contextmanager
+def _progress_marks(checkpoint):
+    """Yield `mark(ids)`, which makes "these were sent" survive a worker killed right after.
+
+    PostgreSQL: a pooled connection of its own in autocommit with
+    synchronous_commit off, so a mark is one round trip that does not wait for
+    the disk. It survives a killed worker, which is what it guards against;
+    only a crash of the database server could lose the last fraction of a
+    second of marks, and those messages would be sent again (still at least
+    once). The batch's own transaction records everything else at the end.
+    SQLite: recorded in the session and committed by the caller's `checkpoint`
+    (a separate writer would wait for the session's write lock); in WAL mode
+    with synchronous=NORMAL such a commit is cheap too.
+    """
+    if checkpoint is None:
+        yield None
+        return
+    if not is_postgresql():
+        def mark_in_session(ids: list[int]) -> None:
+            _record_sent(ids)
+            checkpoint()
+
+        yield mark_in_session
+        return
+    raw = db.engine.raw_connection()
+    try:
+        raw.driver_connection.autocommit = True
+        cursor = raw.cursor()
+        cursor.execute("SET synchronous_commit = off")
+        yield lambda ids: cursor.execute(_MARK_SENT_SQL, (utcnow(), ids))
+        cursor.execute("RESET synchronous_commit")
+        cursor.close()
+        raw.driver_connection.autocommit = False
+    except Exception:
+        raw.invalidate()  # never hand a connection in an unknown state back to the pool
+        raise
+    finally:
+        raw.close()
 
 
 def deliver_claimed(claimed: list[int], checkpoint=None) -> BatchOutcome:
     """Send claimed rows over one connection and record each outcome (the caller commits).
 
-    `checkpoint`, the caller's commit, is called after every PROGRESS_EVERY
-    messages the server accepted, once they are recorded as sent.
+    `checkpoint`, the caller's commit, makes progress durable within the
+    batch: with it, every PROGRESS_EVERY messages the server accepted are
+    recorded as sent at once (see _progress_marks).
     """
     outcome = BatchOutcome()
     rows = db.session.scalars(
@@ -431,8 +477,8 @@ def deliver_claimed(claimed: list[int], checkpoint=None) -> BatchOutcome:
         .order_by(OutgoingEmail.id)
     ).all()
     try:
-        with open_transport() as transport:
-            _send_batch(transport, rows, outcome, checkpoint)
+        with _progress_marks(checkpoint) as mark, open_transport() as transport:
+            _send_batch(transport, rows, outcome, mark)
     finally:
         # Also when the batch stopped on an unexpected error: every message
         # already handed to the server must be marked sent.
@@ -440,7 +486,7 @@ def deliver_claimed(claimed: list[int], checkpoint=None) -> BatchOutcome:
     return outcome
 
 
-def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, checkpoint) -> None:
+def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, mark) -> None:
     # Stop starting new sends halfway through the lease: the other half is
     # headroom for the last send to time out before anyone may claim these rows.
     send_until = time.monotonic() + current_app.config["OUTBOX_LEASE_SECONDS"] / 2
@@ -480,11 +526,9 @@ def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, che
             _count_retry(row, str(exc), outcome)
         else:
             outcome.sent.append(row.id)
-            if checkpoint is not None and len(outcome.sent) - outcome.recorded >= PROGRESS_EVERY:
-                _record_sent(outcome.sent[outcome.recorded:])
+            if mark is not None and len(outcome.sent) - outcome.recorded >= PROGRESS_EVERY:
+                mark(outcome.sent[outcome.recorded:])
                 outcome.recorded = len(outcome.sent)
-                commit_without_flush_wait()
-                checkpoint()
 
 
 def _record_sent(ids: list[int]) -> None:

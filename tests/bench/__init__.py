@@ -122,3 +122,25 @@ def format_table(rows: list[Row]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def app_from_env(env: dict):
+    """The portal as a web process would build it from `env`; os.environ is left as it was."""
+    from portal import create_app
+
+    with environ(env):
+        return create_app()
+
+
+@contextmanager
+def flushed_redis(url: str):
+    """A Redis database of the bench's own, empty before and after."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    try:
+        yield
+    finally:
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()

@@ -17,14 +17,12 @@ import os
 import smtplib
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from tests.bench import Row, bench_database, environ, progress
+from tests.bench import Row, app_from_env, bench_database, flushed_redis, progress
 from tests.bench.sink import Sink
 from tests.support.worker import start_worker
 
@@ -32,7 +30,7 @@ MESSAGES = 5000
 TRANSACTIONS = 5
 ROUNDS = 3
 WORKER_CONCURRENCY = 4
-GOAL_VS_RAW = 0.5
+GOAL_VS_RAW = 1.0  # issues 7 and 8: the outbox keeps up with raw smtplib on one connection
 GOAL_VS_RECONNECT = 3.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WAIT_SECONDS = 600  # a ceiling for a stuck run, not a target
@@ -45,9 +43,9 @@ OUTBOX_LABEL = f"outbox via Celery worker (concurrency {WORKER_CONCURRENCY})"
 
 def run() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp, bench_database("portal_bench_outbox") as database_url, \
-            bench_redis(), Sink() as sink:
+            flushed_redis(REDIS_URL), Sink() as sink:
         env = portal_env(Path(tmp), database_url, sink.port)
-        app = create_app(env)
+        app = app_from_env(env)
         from portal.extensions import db
 
         with app.app_context():
@@ -106,25 +104,6 @@ def portal_env(tmp: Path, database_url: str, smtp_port: int) -> dict:
         "MAIL_PORT": str(smtp_port),
         "PORTAL_BASE_URL": "http://127.0.0.1:5000",
     }
-
-
-def create_app(env: dict):
-    """The portal as the web process would build it from `env`; os.environ is left as it was."""
-    from portal import create_app as factory
-
-    with environ(env):
-        return factory()
-
-
-@contextmanager
-def bench_redis():
-    with redis.Redis.from_url(REDIS_URL) as client:
-        client.flushdb()
-    try:
-        yield
-    finally:
-        with redis.Redis.from_url(REDIS_URL) as client:
-            client.flushdb()
 
 
 # ---------------------------------------------------------------- the emails
