@@ -15,6 +15,7 @@ from portal.mail import Cause, EmailContent, email
 from portal.mail.outbox import PreparedEmail, queue_many
 from portal.mail.render import RenderedEmail, render_email
 from portal.newsletter.emails import list_headers, preferences_url, unsubscribe_url, withhold_unless_subscribed
+from portal.newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_subscriber_token
 
 DIGEST = "digest"
 
@@ -22,6 +23,7 @@ DIGEST = "digest"
 _NAME = "DIGESTMARKNAME7c1e"
 _PREFERENCES = "DIGESTMARKPREFS7c1e"
 _UNSUBSCRIBE = "DIGESTMARKUNSUB7c1e"
+_TOKEN = "DIGESTMARKTOKEN7c1e"
 
 
 def _context(edition, highlights, event, wants_events: bool, first_name: str, preferences: str, unsubscribe: str):
@@ -58,6 +60,13 @@ class DigestRenderer:
         self.edition = edition
         self.event = event
         self._variants: dict[tuple, RenderedEmail] = {}
+        # The links' addresses differ only by token: built once, filled in per reader.
+        self._preferences_url = absolute_url("newsletter.preferences", token=_TOKEN)
+        self._unsubscribe_url = absolute_url("newsletter.unsubscribe", token=_TOKEN)
+
+    def _links(self, subscriber) -> tuple[str, str]:
+        return (self._preferences_url.replace(_TOKEN, make_subscriber_token(PREFERENCES, subscriber)),
+                self._unsubscribe_url.replace(_TOKEN, make_subscriber_token(UNSUBSCRIBE, subscriber)))
 
     def _variant(self, highlights, wants_events: bool, named: bool) -> RenderedEmail:
         key = (tuple(h.id for h in highlights), wants_events, named)
@@ -69,7 +78,7 @@ class DigestRenderer:
         return rendered
 
     def render_for(self, subscriber, highlights) -> RenderedEmail:
-        return self._personalise(subscriber, highlights, preferences_url(subscriber), unsubscribe_url(subscriber))
+        return self._personalise(subscriber, highlights, *self._links(subscriber))
 
     def _personalise(self, subscriber, highlights, preferences: str, unsubscribe: str) -> RenderedEmail:
         shared = self._variant(highlights, subscriber.wants_events, bool(subscriber.first_name))
@@ -85,11 +94,11 @@ class DigestRenderer:
         )
 
     def message(self, subscriber, highlights) -> PreparedEmail:
-        unsubscribe = unsubscribe_url(subscriber)
+        preferences, unsubscribe = self._links(subscriber)
         return PreparedEmail(
             name=DIGEST,
             to=subscriber.email,
-            rendered=self._personalise(subscriber, highlights, preferences_url(subscriber), unsubscribe),
+            rendered=self._personalise(subscriber, highlights, preferences, unsubscribe),
             headers=list_headers(subscriber, unsubscribe),
             cause=Cause("subscriber", subscriber.id),
         )

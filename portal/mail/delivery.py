@@ -66,7 +66,7 @@ class PermanentDeliveryError(DeliveryError):
 
 # ---------------------------------------------------------------- send-time checks
 
-# Email name -> check(row) returning a reason to withhold the message, or None.
+# Email name -> check(rows) returning {row id: reason to withhold it} for those of a batch.
 _WITHHOLD_CHECKS: dict = {}
 
 
@@ -75,9 +75,20 @@ def register_withhold_check(name: str, check) -> None:
     _WITHHOLD_CHECKS[name] = check
 
 
-def withhold_reason(row: OutgoingEmail) -> str | None:
-    check = _WITHHOLD_CHECKS.get(row.name)
-    return check(row) if check else None
+def withhold_reasons(rows: list[OutgoingEmail]) -> dict[int, str]:
+    """Why each row of a batch about to be sent must not go out; one check call per kind.
+
+    A check sees all its rows at once, so it can read what it needs in one
+    query (a digest mailing would otherwise cost a lookup per message).
+    """
+    by_name: dict[str, list[OutgoingEmail]] = {}
+    for row in rows:
+        if row.name in _WITHHOLD_CHECKS:
+            by_name.setdefault(row.name, []).append(row)
+    reasons = {}
+    for name, named_rows in by_name.items():
+        reasons.update(_WITHHOLD_CHECKS[name](named_rows))
+    return reasons
 
 
 # ---------------------------------------------------------------- messages
@@ -490,13 +501,14 @@ def _send_batch(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, mar
     # Stop starting new sends halfway through the lease: the other half is
     # headroom for the last send to time out before anyone may claim these rows.
     send_until = time.monotonic() + current_app.config["OUTBOX_LEASE_SECONDS"] / 2
+    withhold = withhold_reasons(rows)
     for index, row in enumerate(rows):
         if index and time.monotonic() > send_until:
             for pending in rows[index:]:
                 _release(pending)
                 outcome.released.append(pending.id)
             return
-        reason = withhold_reason(row)
+        reason = withhold.get(row.id)
         if reason:
             _withhold(row, reason)
             outcome.withheld += 1

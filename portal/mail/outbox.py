@@ -142,14 +142,15 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
     return ids
 
 
-def email(name: str, withhold_if: Callable[[OutgoingEmail], str | None] | None = None):
+def email(name: str, withhold_if: Callable[[list[OutgoingEmail]], dict[int, str]] | None = None):
     """Declare an email: the decorated function returns its template context (or an EmailContent).
 
     Calling the result queues the message: `send_x(..., to=address)`, with
     optional `headers=`, `attachments=` and `cause=` beside the function's own.
-    `withhold_if(row)` runs just before each send; a reason it returns keeps
-    the message from going out (status `withheld`), e.g. a digest to someone
-    who unsubscribed after it was queued.
+    `withhold_if(rows)` runs on the rows of this kind in a batch just before
+    the batch is sent; a reason it returns for a row id keeps that message
+    from going out (status `withheld`), e.g. a digest to someone who
+    unsubscribed after it was queued.
     """
 
     def decorator(build_context):

@@ -6,12 +6,13 @@ Every message is withheld at send time when its recipient erased their data
 in the meantime; list mail also when they unsubscribed.
 """
 from flask import current_app
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.links import absolute_url, portal_host
 from portal.mail import Cause, EmailContent, email
 from portal.mail.validation import address_key
-from portal.newsletter.models import Subscriber
+from portal.newsletter.models import Subscriber, SubscriberStatus
 from portal.newsletter.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_subscriber_token
 from portal.resources.highlights import email_highlights
 
@@ -40,21 +41,30 @@ def list_headers(subscriber: Subscriber, unsubscribe: str | None = None) -> dict
     }
 
 
-def _recipient_gone(row) -> str | None:
-    subscriber = db.session.get(Subscriber, row.cause_id) if row.cause_kind == "subscriber" else None
-    if subscriber is None or subscriber.email_key is None:
-        return "the subscriber erased their data"
-    if subscriber.email_key != address_key(row.to_address):
-        return "the message was for another address"
-    return None
+def _withheld(rows, list_mail: bool) -> dict[int, str]:
+    """Reasons by row id, from one query for the subscribers of the whole batch."""
+    ids = {row.cause_id for row in rows if row.cause_kind == "subscriber"}
+    now = {sid: (key, status) for sid, key, status in db.session.execute(
+        select(Subscriber.id, Subscriber.email_key, Subscriber.status).where(Subscriber.id.in_(ids)))}
+    reasons = {}
+    for row in rows:
+        key, status = now.get(row.cause_id, (None, None)) if row.cause_kind == "subscriber" else (None, None)
+        if key is None:
+            reasons[row.id] = "the subscriber erased their data"
+        elif key != address_key(row.to_address):
+            reasons[row.id] = "the message was for another address"
+        elif list_mail and status != SubscriberStatus.CONFIRMED.value:
+            reasons[row.id] = "the subscriber unsubscribed"
+    return reasons
 
 
-def withhold_unless_subscribed(row) -> str | None:
+def _recipient_gone(rows) -> dict[int, str]:
+    return _withheld(rows, list_mail=False)
+
+
+def withhold_unless_subscribed(rows) -> dict[int, str]:
     """For list mail: withheld when the subscriber erased their data or unsubscribed after it was queued."""
-    reason = _recipient_gone(row)
-    if reason is None and not db.session.get(Subscriber, row.cause_id).is_confirmed:
-        reason = "the subscriber unsubscribed"
-    return reason
+    return _withheld(rows, list_mail=True)
 
 
 def _context(subscriber: Subscriber, **extra) -> dict:

@@ -65,7 +65,10 @@ def test_a_send_time_check_withholds_a_queued_message(smtp_env, smtp_server, mak
     monkeypatch.setattr(delivery, "_WITHHOLD_CHECKS", {})
     gone = set()
 
-    @email("test_message", withhold_if=lambda row: "unsubscribed after queueing" if row.to_address in gone else None)
+    def check(rows):
+        return {row.id: "unsubscribed after queueing" for row in rows if row.to_address in gone}
+
+    @email("test_message", withhold_if=check)
     def send_test_message(person):
         return {"name": person}
 
