@@ -180,16 +180,25 @@ def csv_chunks(headers: list[str], rows: Iterable[tuple], bom: bool = False) -> 
     if bom:
         buffer.write(UTF8_BOM)
     writer.writerow([formula_safe(header) for header in headers])
+    # The header line goes out before the query's first rows: the download
+    # starts at once instead of after the sort of a large list.
+    yield _drain(buffer)
     pending = 0
     for row in rows:
         writer.writerow([formula_safe(as_text(value)) for value in row])
         pending += 1
         if pending == BATCH_ROWS:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+            yield _drain(buffer)
             pending = 0
-    yield buffer.getvalue().encode()
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> bytes:
+    """The buffer's text so far as UTF-8, leaving it empty."""
+    data = buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    return data
 
 
 def _xml_safe(text: str) -> str:

@@ -106,6 +106,21 @@ def test_the_bom_is_there_only_when_asked_for(app, admin_client, make_event, mak
     assert not _export(admin_client, slug).get_data().startswith(b"\xef\xbb\xbf")
 
 
+def test_the_csv_header_is_sent_before_any_row_is_read(app, admin_client, make_event, make_registration):
+    slug = make_event()
+    make_registration(slug, first_name="Ada", last_name="Lovelace")
+    token = csrf_of(admin_client, f"/admin/attendees?event={slug}")
+    response = admin_client.post(f"/admin/exports/attendees?event={slug}", data={
+        "csrf_token": token, "file_format": "csv", "columns": ["last_name", "first_name"], "sort": "oldest"})
+    chunks = iter(response.response)
+    try:
+        # A large list's download starts before its query has sorted every row.
+        assert next(chunks) == b"Last name,First name\r\n"
+        assert b"".join(chunks) == b"Lovelace,Ada\r\n"
+    finally:
+        response.close()
+
+
 def test_exports_need_a_csrf_token(app, admin_client, make_event):
     slug = make_event()
     response = admin_client.post(f"/admin/exports/attendees?event={slug}", data={"file_format": "csv", "columns": ["email"]},
