@@ -30,12 +30,12 @@ def _tricky_event(app, make_event, make_registration) -> str:
     return slug
 
 
-def _export(client, slug, file_format="csv", **fields):
+def _export(client, slug, file_format="csv", buffered=True, **fields):
     token = csrf_of(client, f"/admin/attendees?event={slug}")
     data = {"csrf_token": token, "file_format": file_format, "columns": ["last_name", "first_name", "organization", "dietary"],
             "sort": "oldest", **fields}
     # buffered: the streamed body is read and closed here, as a server would before its next request.
-    return client.post(f"/admin/exports/attendees?event={slug}", data=data, buffered=True)
+    return client.post(f"/admin/exports/attendees?event={slug}", data=data, buffered=buffered)
 
 
 def _expected(value: str) -> str:
@@ -109,9 +109,7 @@ def test_the_bom_is_there_only_when_asked_for(app, admin_client, make_event, mak
 def test_the_csv_header_is_sent_before_any_row_is_read(app, admin_client, make_event, make_registration):
     slug = make_event()
     make_registration(slug, first_name="Ada", last_name="Lovelace")
-    token = csrf_of(admin_client, f"/admin/attendees?event={slug}")
-    response = admin_client.post(f"/admin/exports/attendees?event={slug}", data={
-        "csrf_token": token, "file_format": "csv", "columns": ["last_name", "first_name"], "sort": "oldest"})
+    response = _export(admin_client, slug, buffered=False, columns=["last_name", "first_name"])
     chunks = iter(response.response)
     try:
         # A large list's download starts before its query has sorted every row.
