@@ -1,6 +1,7 @@
 """Absolute links and client addresses: PORTAL_BASE_URL first, the request next, proxies only when trusted."""
 import pytest
 
+from tests.support.deferred import decide_requests
 from tests.support.mail import outbox
 from tests.support.registration import VALID_FORM, new_event, register
 from tests.support.web import csrf_token_from
@@ -9,6 +10,7 @@ FORGED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-For
 
 
 def _manage_link_host(app) -> str:
+    decide_requests(app)  # the task renders the confirmation, with the links of the request's host
     [confirmation] = outbox(app, "registration_confirmed")
     start = confirmation.text.index("/manage/")
     return confirmation.text[confirmation.text.rindex("http", 0, start):start]

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     register_handler(service.LOST_LINK_REQUEST, service.handle_lost_link_request)
+    register_handler(service.REGISTRATION_EMAIL_REQUEST, service.send_registration_email)
     register_tasks(
         app,
         "portal.registration.tasks",

@@ -87,9 +87,9 @@ def seat_files(registration) -> SeatFiles:
     )
 
 
-def _seat_content(registration, files: SeatFiles | None = None, extra_attachments=(), **extra) -> EmailContent:
+def _seat_content(registration, extra_attachments=(), **extra) -> EmailContent:
     """For emails that leave the attendee with a seat: QR code inline, .ics attached."""
-    files = files or seat_files(registration)
+    files = seat_files(registration)
     extra.update(manage_url=files.manage_url, qr_cid=files.qr_cid)
     return _content(registration, attachments=[*files.attachments, *extra_attachments], **extra)
 
@@ -99,11 +99,8 @@ CONFIRMATION_HIGHLIGHTS = 3
 
 
 @email("registration_confirmed")
-def send_confirmation(registration, files: SeatFiles | None = None, highlights=None):
-    """`highlights`: made before the event lock by the caller, else read here."""
-    if highlights is None:
-        highlights = email_highlights(CONFIRMATION_HIGHLIGHTS)
-    return _seat_content(registration, files, highlights=highlights)
+def send_confirmation(registration):
+    return _seat_content(registration, highlights=email_highlights(CONFIRMATION_HIGHLIGHTS))
 
 
 @email("registration_waitlisted")

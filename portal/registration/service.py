@@ -5,8 +5,14 @@ cancel, capacity change) locks the event (`lock_event`) before it counts free
 seats, then writes and queues its emails in the outbox, and flushes. The
 caller commits, which also releases the lock; an error leaves the caller to
 roll back, so nothing is ever half-written and no email goes out for a change
-that did not happen. Lock contention raises RegistrationBusy. Work that needs
-no seat decision (e.g. drawing the QR code) is done before the lock.
+that did not happen. Lock contention raises RegistrationBusy.
+
+A registration POST is the exception to "queue the email in the outbox": it
+writes a deferred request naming the email instead, and a task renders it
+once the visitor has their answer (send_registration_email). Rendering a
+confirmation (QR code, calendar file, highlights) in the request made a new
+address measurably slower to answer than one already registered, which
+told a prober who is registered.
 """
 import re
 import secrets
@@ -18,6 +24,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.database import lock_timeouts_as, select_for_update, utcnow
+from portal.deferred.intake import defer_request
 from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from portal.mail.validation import address_key
@@ -43,7 +50,6 @@ from portal.registration.models import (
     registration_day,
 )
 from portal.registration.tokens import read_manage_token, read_verify_token
-from portal.resources.highlights import email_highlights
 
 CONFIRMED = RegistrationStatus.CONFIRMED.value
 WAITLISTED = RegistrationStatus.WAITLISTED.value
@@ -282,16 +288,10 @@ def register_attendee(event: Event, details: AttendeeDetails) -> RegistrationOut
         raise RegistrationClosed(event.slug)
     for _attempt in range(3):
         registration = _new_registration(event, details)
-        # The QR code and calendar file do not depend on the seat decision, so
-        # they are made before the lock, as are the catalog highlights: the lock is
-        # then held only for counting, writing and queueing. They go unused if the
-        # registration has to wait.
-        files = emails.seat_files(registration)
-        highlights = email_highlights(emails.CONFIRMATION_HIGHLIGHTS)
         try:
             # A savepoint, so a collision undoes this attempt only, not the caller's transaction.
             with db.session.begin_nested():
-                return _register_locked(registration, files, highlights)
+                return _register_locked(registration)
         except IntegrityError:
             # The unique index caught what the check could not see: the same
             # address committed in between (possible only with the lock off),
@@ -324,7 +324,7 @@ def _new_registration(event: Event, details: AttendeeDetails) -> Registration:
     )
 
 
-def _register_locked(registration: Registration, files: emails.SeatFiles, highlights) -> RegistrationOutcome:
+def _register_locked(registration: Registration) -> RegistrationOutcome:
     event = registration.event
     overall_capacity = lock_event(event.id)
     seats = count_seats(event.id, overall_capacity)
@@ -332,8 +332,7 @@ def _register_locked(registration: Registration, files: emails.SeatFiles, highli
 
     existing = active_registration(event.id, registration.email)
     if existing is not None:
-        if under_daily_email_cap(existing.id, "registration_already_registered"):
-            emails.send_already_registered(existing, waitlist_position(existing), to=existing.email)
+        _defer_registration_email(existing, ALREADY_REGISTERED_EMAIL)
         return _outcome_for_newcomer(event, seats, day_ids)
 
     now = utcnow()
@@ -352,13 +351,67 @@ def _register_locked(registration: Registration, files: emails.SeatFiles, highli
 
     if registration.is_on_hold:
         # The seat (or place in line) is held; the usual email follows the address's confirmation.
-        emails.send_verify_request(registration, outcome.position, to=registration.email)
+        _defer_registration_email(registration, VERIFY_EMAIL)
     elif registration.is_confirmed:
-        emails.send_confirmation(registration, files, highlights, to=registration.email)
+        _defer_registration_email(registration, CONFIRMATION_EMAIL)
     else:
-        full_days = [day for day in registration.days if day.id in seats.full_days(day_ids)]
-        emails.send_waitlisted(registration, outcome.position, full_days, to=registration.email)
+        _defer_registration_email(registration, WAITLISTED_EMAIL, full_day_ids=seats.full_days(day_ids))
     return outcome
+
+
+# --- The email a registration POST causes, sent after the response ----------------------
+
+REGISTRATION_EMAIL_REQUEST = "registration.email"
+CONFIRMATION_EMAIL = "confirmation"
+WAITLISTED_EMAIL = "waitlisted"
+VERIFY_EMAIL = "verify"
+ALREADY_REGISTERED_EMAIL = "already_registered"
+
+
+def _defer_registration_email(registration: Registration, which: str, **details) -> None:
+    """Write "send `which` to this registrant" in the caller's transaction (portal.deferred)."""
+    defer_request(
+        REGISTRATION_EMAIL_REQUEST, registration.email, {"registration_id": registration.id, "email": which, **details}
+    )
+
+
+def send_registration_email(email: str, payload: dict) -> str:
+    """Render and queue the email a registration POST decided on; returns what it did.
+
+    Under the event lock, like the POST: the registration cannot change while
+    it is read, and the daily cap on "you are already registered" is counted
+    one request at a time. An email whose news is stale by now is not sent:
+    the registration was cancelled, or a promotion or confirmation email
+    already told its owner more.
+    """
+    try:
+        registration, _ = _lock_registration(payload["registration_id"])
+    except UnknownRegistration:
+        return "gone"
+    which = payload["email"]
+    if registration.is_cancelled:
+        return "cancelled"
+    if which == ALREADY_REGISTERED_EMAIL:
+        if not under_daily_email_cap(registration.id, "registration_already_registered"):
+            return "capped"
+        emails.send_already_registered(registration, waitlist_position(registration), to=registration.email)
+    elif which == VERIFY_EMAIL:
+        if not registration.is_on_hold:
+            return "superseded"
+        emails.send_verify_request(registration, waitlist_position(registration), to=registration.email)
+    elif which == CONFIRMATION_EMAIL:
+        if not registration.is_confirmed or registration.is_on_hold:
+            return "superseded"
+        emails.send_confirmation(registration, to=registration.email)
+    elif which == WAITLISTED_EMAIL:
+        if not registration.is_waitlisted or registration.is_on_hold:
+            return "superseded"
+        full_day_ids = set(payload.get("full_day_ids", ()))
+        full_days = [day for day in registration.days if day.id in full_day_ids]
+        emails.send_waitlisted(registration, waitlist_position(registration), full_days, to=registration.email)
+    else:
+        raise ValueError(f"unknown registration email {which!r}")
+    return "sent"
 
 
 # --- The waiting list ------------------------------------------------------------------

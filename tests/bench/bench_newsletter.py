@@ -7,8 +7,8 @@ machine's load affects every side alike. No worker runs: requests only write
 their rows and publish their tasks, which is what a visitor waits for.
 
 1. Signup POST (CSRF, validation, one request row, one task) against the
-   registration POST (CSRF, validation, event lock, seat count, insert, QR
-   code, calendar file, outbox row): goal >= 2x its throughput.
+   registration POST (CSRF, validation, event lock, seat count, insert, one
+   request row naming its email, one task): goal >= 2x its throughput.
 2. Enumeration by timing, medians of ROUNDS x PER_ROUND requests each,
    interleaved one by one: a signup for a confirmed, a pending and a new
    address; "email me my link" for a known and an unknown address;

@@ -17,7 +17,7 @@ def plain_text(received) -> str:
 
 @pytest.mark.browser
 def test_attendee_registers_reads_the_mail_changes_a_day_and_cancels_in_chromium(
-    smtp_env, smtp_server, make_app, celery_worker, registration_server, page
+    smtp_env, smtp_server, make_app, registration_server, page, request
 ):
     app = make_app()
     with app.app_context():
@@ -25,6 +25,8 @@ def test_attendee_registers_reads_the_mail_changes_a_day_and_cancels_in_chromium
         db.session.commit()
         slug = event.slug
     server = registration_server()
+    # The worker renders the confirmation, so it starts once the server has fixed the links' address.
+    request.getfixturevalue("celery_worker")
 
     page.goto(server.url + "/summit")
     page.get_by_role("link", name="Register now").click()

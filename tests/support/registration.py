@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.registration.models import Event, Registration
+from tests.support.deferred import decide_requests
 from tests.support.events import build_event
 from tests.support.web import csrf_token_from
 
@@ -49,11 +50,18 @@ def new_event(app, **kwargs) -> str:
 
 
 def register(client, slug: str, **fields):
-    """Fill in and post the registration form like a browser: GET for the CSRF token, then POST."""
+    """Fill in and post the registration form like a browser: GET for the CSRF token, then POST.
+
+    Then the worker's part: the POST only names the email it causes, and a task
+    renders it after the response (portal.deferred), run here as a worker would;
+    `response.decided` lists what each waiting request's handler did.
+    """
     page = client.get(f"/events/{slug}/register")
     assert page.status_code == 200, page.status_code
     data = {**VALID_FORM, **fields, "csrf_token": csrf_token_from(page.get_data(as_text=True))}
-    return client.post(f"/events/{slug}/register", data={k: v for k, v in data.items() if v is not None})
+    response = client.post(f"/events/{slug}/register", data={k: v for k, v in data.items() if v is not None})
+    response.decided = decide_requests(client.application)
+    return response
 
 
 def registrations(app, slug: str) -> list[Registration]:
@@ -105,4 +113,5 @@ def add_registration(app, slug: str, **fields) -> Registration:
         db.session.commit()
         registration = service.active_registration(event.id, form["email"])
         db.session.expunge(registration)
-        return registration
+    decide_requests(app)  # the email the registration caused, as a worker would send it
+    return registration
