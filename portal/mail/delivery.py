@@ -11,9 +11,11 @@ import binascii
 import email
 import email.policy
 import functools
+import io
 import logging
 import mailbox
 import random
+import re
 import smtplib
 import socket
 import time
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email import encoders
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -112,6 +115,25 @@ class _WirePolicy(email.policy.Compat32):
         return super().fold_binary(name, value)
 
 
+class _WireGenerator(BytesGenerator):
+    """BytesGenerator that writes a body in one piece instead of one line at a time.
+
+    The stdlib's _write_lines splits a body on line breaks and writes each line
+    and each CRLF separately: some 400 writes (and ASCII encodes) for an HTML
+    digest, the largest cost of serializing one. Replacing every line break
+    with the policy's in one pass writes exactly the same bytes.
+    """
+
+    def _write_lines(self, lines):
+        if not lines:
+            return
+        if "\r" in lines:
+            self.write(_LINE_BREAK.sub(self._NL, lines))
+        else:  # rendered bodies have bare LFs only; str.replace is many times faster than the regex
+            self.write(lines.replace("\n", self._NL))
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what email.generator splits bodies on
 _WIRE = _WirePolicy(linesep="\r\n")
 # For SMTPUTF8, addresses go out as raw UTF-8: compat32 passes header text
 # through untouched when it holds surrogate-escaped bytes and cte_type is 8bit.
@@ -134,7 +156,9 @@ def message_bytes(row: OutgoingEmail) -> bytes:
     message["Message-ID"] = row.message_id
     for name, value in (row.headers or {}).items():
         message[name] = value
-    return message.as_bytes(policy=_WIRE_UTF8 if smtputf8 else _WIRE)
+    wire = io.BytesIO()
+    _WireGenerator(wire, mangle_from_=False, policy=_WIRE_UTF8 if smtputf8 else _WIRE).flatten(message)
+    return wire.getvalue()
 
 
 def build_message(row: OutgoingEmail) -> EmailMessage:

@@ -1,9 +1,14 @@
 """What goes on the wire: CRLF only, a stable Message-ID, no header injection, inlined CSS, MIME layout."""
+import io
+import re
+from email.generator import BytesGenerator
+from email.mime.text import MIMEText
+
 from sqlalchemy import update
 
 from portal.database import utcnow
 from portal.extensions import db
-from portal.mail import Attachment
+from portal.mail import Attachment, delivery
 from portal.mail.delivery import build_message, message_bytes
 from portal.mail.tasks import deliver_emails
 from portal.mail.models import EmailStatus, OutgoingEmail
@@ -78,6 +83,35 @@ def test_row_with_line_break_in_subject_is_failed_without_being_sent(smtp_env, s
     assert state.status == EmailStatus.FAILED.value
     assert state.last_error == "refused to build: subject contains a line break, which would start a new header"
     assert smtp_server.messages == []
+
+
+def _comparable(data: bytes) -> bytes:
+    """The bytes without what differs from one serialization to the next: the date and the boundaries."""
+    data = re.sub(rb"\r\nDate: [^\r]*", b"", data)
+    for boundary in set(re.findall(rb'boundary="([^"]+)"', data)):
+        data = data.replace(boundary, b"BOUNDARY")
+    return data
+
+
+def test_bodies_are_written_exactly_as_the_stdlib_generator_writes_them(app, monkeypatch):
+    with app.app_context():
+        rows = [queue_with_attachments(name="Zoë"), queue_test_email(), queue_test_email(to="zoë@example.org")]
+        fast = [message_bytes(row) for row in rows]
+        monkeypatch.setattr(delivery, "_WireGenerator", BytesGenerator)
+        reference = [message_bytes(row) for row in rows]
+    assert [_comparable(data) for data in fast] == [_comparable(data) for data in reference]
+    assert all(b"BOUNDARY" in _comparable(data) for data in fast)
+
+
+def test_every_kind_of_line_break_in_a_body_goes_out_as_crlf_as_the_stdlib_writes_it():
+    def flatten(generator_class) -> bytes:
+        out = io.BytesIO()
+        part = MIMEText("one\r\ntwo\rthree\nfour\n\n", "plain", "us-ascii")
+        generator_class(out, mangle_from_=False, policy=delivery._WIRE).flatten(part)
+        return out.getvalue()
+
+    assert flatten(delivery._WireGenerator) == flatten(BytesGenerator)
+    assert flatten(delivery._WireGenerator).endswith(b"one\r\ntwo\r\nthree\r\nfour\r\n\r\n")
 
 
 def test_html_body_has_its_css_inlined(app):
