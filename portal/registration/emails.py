@@ -8,7 +8,6 @@ built without a request, so the same code works from a request, a task or
 the shell.
 """
 import io
-from dataclasses import dataclass
 
 import segno
 from flask import current_app
@@ -64,34 +63,19 @@ def _content(registration, attachments=(), **extra) -> EmailContent:
     )
 
 
-@dataclass(frozen=True)
-class SeatFiles:
-    """What an email to someone with a seat carries: the check-in QR code and the calendar file."""
+def _seat_content(registration, extra_attachments=(), **extra) -> EmailContent:
+    """For emails that leave the attendee with a seat: QR code inline, .ics attached.
 
-    manage_url: str
-    qr_cid: str
-    attachments: list[Attachment]
-
-
-def seat_files(registration) -> SeatFiles:
-    """The costly part of a confirmation (about 2 ms of CPU); needs no database."""
+    The costly part of a confirmation (about 2 ms of CPU), which is why the
+    registration POST leaves it to a task.
+    """
     qr_cid = f"checkin-{registration.code}@{portal_host()}"
     calendar = registration_calendar(registration, absolute_url("registration.lost_link"), event_url(registration.event))
-    return SeatFiles(
-        manage_url=manage_url(registration),
-        qr_cid=qr_cid,
-        attachments=[
-            Attachment(f"check-in-{registration.code}.png", "image/png", checkin_qr_png(registration.code), qr_cid),
-            Attachment(f"{registration.event.slug}.ics", "text/calendar", calendar),
-        ],
-    )
-
-
-def _seat_content(registration, extra_attachments=(), **extra) -> EmailContent:
-    """For emails that leave the attendee with a seat: QR code inline, .ics attached."""
-    files = seat_files(registration)
-    extra.update(manage_url=files.manage_url, qr_cid=files.qr_cid)
-    return _content(registration, attachments=[*files.attachments, *extra_attachments], **extra)
+    seat_attachments = [
+        Attachment(f"check-in-{registration.code}.png", "image/png", checkin_qr_png(registration.code), qr_cid),
+        Attachment(f"{registration.event.slug}.ics", "text/calendar", calendar),
+    ]
+    return _content(registration, attachments=[*seat_attachments, *extra_attachments], qr_cid=qr_cid, **extra)
 
 
 #: Catalog highlights a confirmation carries (policy and regulatory ones first).

@@ -7,8 +7,7 @@ from portal.extensions import db
 from portal.registration import service
 from tests.support.deferred import decide_requests
 from tests.support.mail import outbox
-from tests.support.registration import VALID_FORM, add_registration, new_event, registrations
-from tests.support.web import csrf_token_from
+from tests.support.registration import add_registration, new_event, register, registrations
 
 
 @pytest.fixture
@@ -17,10 +16,8 @@ def reg_app(make_app):
 
 
 def _post_only(app, slug: str, **fields):
-    """The registration POST without the worker's part (tests.support.registration.register adds it)."""
-    client = app.test_client()
-    token = csrf_token_from(client.get(f"/events/{slug}/register").get_data(as_text=True))
-    response = client.post(f"/events/{slug}/register", data={**VALID_FORM, **fields, "csrf_token": token})
+    """The registration POST without the worker's part."""
+    response = register(app.test_client(), slug, decide=False, **fields)
     assert response.status_code == 303, response.status_code
     return response
 

@@ -49,18 +49,19 @@ def new_event(app, **kwargs) -> str:
         return create_event(**kwargs).slug
 
 
-def register(client, slug: str, **fields):
+def register(client, slug: str, decide: bool = True, **fields):
     """Fill in and post the registration form like a browser: GET for the CSRF token, then POST.
 
-    Then the worker's part: the POST only names the email it causes, and a task
-    renders it after the response (portal.deferred), run here as a worker would;
-    `response.decided` lists what each waiting request's handler did.
+    Then, unless `decide` is False, the worker's part: the POST only names the
+    email it causes, and a task renders it after the response (portal.deferred),
+    run here as a worker would; `response.decided` lists what each waiting
+    request's handler did.
     """
     page = client.get(f"/events/{slug}/register")
     assert page.status_code == 200, page.status_code
     data = {**VALID_FORM, **fields, "csrf_token": csrf_token_from(page.get_data(as_text=True))}
     response = client.post(f"/events/{slug}/register", data={k: v for k, v in data.items() if v is not None})
-    response.decided = decide_requests(client.application)
+    response.decided = decide_requests(client.application) if decide else []
     return response
 
 
