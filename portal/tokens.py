@@ -8,11 +8,15 @@ Storing a version next to the subject and raising it revokes every token
 issued before; comparing the versions is the caller's job, because only the
 caller knows where the subject's current version lives.
 """
+import base64
+import hmac
+import json
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer, want_bytes
 
 
 class TokenError(Exception):
@@ -33,9 +37,28 @@ class TokenClaims:
     version: int
 
 
+class _KeyCachingSigner(TimestampSigner):
+    """A TimestampSigner that derives each HMAC key once instead of on every sign and check.
+
+    itsdangerous derives the key from the secret and the salt each time, and a
+    serializer even builds a new signer per call; the key depends only on those
+    inputs, so it is kept here (a few purposes times the configured secrets).
+    """
+
+    _derived_keys: dict[tuple, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        cache_key = (secret, self.salt, self.key_derivation, self.digest_method)
+        key = self._derived_keys.get(cache_key)
+        if key is None:
+            key = self._derived_keys[cache_key] = super().derive_key(secret)
+        return key
+
+
 @lru_cache(maxsize=32)
 def _serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=purpose)
+    return URLSafeTimedSerializer(secret_key, salt=purpose, signer=_KeyCachingSigner)
 
 
 def make_token(purpose: str, subject: str | int, version: int = 1) -> str:
@@ -61,16 +84,41 @@ def read_token(purpose: str, token: str, max_age: float) -> TokenClaims:
     return TokenClaims(subject=payload[0], version=payload[1])
 
 
+@lru_cache(maxsize=32)
+def _value_key(secret_key: str, purpose: str) -> bytes:
+    """One HMAC key per purpose, so a value signed for one purpose never verifies for another."""
+    return hmac.digest(secret_key.encode(), b"portal.signed-value:" + purpose.encode(), "sha256")
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 def sign_value(purpose: str, value) -> str:
-    """Sign any JSON value (e.g. a cookie's contents) for one purpose."""
-    return _serializer(current_app.config["SECRET_KEY"], purpose).dumps(value)
+    """Sign any JSON value (e.g. a cookie's contents) for one purpose, with the time of signing.
+
+    Plain HMAC-SHA256 over base64url JSON rather than an itsdangerous serializer: a
+    cookie is signed and checked on every consent POST, and the serializer rebuilds
+    its signer, re-derives its key and tries to compress a few dozen bytes each time.
+    """
+    payload = _b64(json.dumps([int(time.time()), value], separators=(",", ":")).encode())
+    mac = hmac.digest(_value_key(current_app.config["SECRET_KEY"], purpose), payload, "sha256")
+    return (payload + b"." + _b64(mac)).decode("ascii")
 
 
 def read_signed_value(purpose: str, signed: str, max_age: float):
     """The value `sign_value` signed; raise TokenExpired or TokenInvalid."""
     try:
-        return _serializer(current_app.config["SECRET_KEY"], purpose).loads(signed, max_age=max_age)
-    except SignatureExpired as exc:
-        raise TokenExpired(purpose) from exc
-    except BadSignature as exc:
+        payload, _, mac = signed.encode("ascii").rpartition(b".")
+        expected = _b64(hmac.digest(_value_key(current_app.config["SECRET_KEY"], purpose), payload, "sha256"))
+        if not hmac.compare_digest(mac, expected):
+            raise TokenInvalid(purpose)
+        signed_at, value = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+    except (UnicodeError, ValueError, TypeError) as exc:  # not ASCII, bad base64, not JSON, not a pair
         raise TokenInvalid(purpose) from exc
+    if type(signed_at) is not int:
+        raise TokenInvalid(purpose)
+    # A little slack for clocks of several servers; a value "from the future" beyond it is forged or broken.
+    if not -60 <= time.time() - signed_at <= max_age:
+        raise TokenExpired(purpose)
+    return value

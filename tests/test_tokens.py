@@ -4,7 +4,9 @@ import time
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from portal.tokens import TokenClaims, TokenExpired, TokenInvalid, make_token, read_token
+from portal.tokens import (
+    TokenClaims, TokenExpired, TokenInvalid, make_token, read_signed_value, read_token, sign_value,
+)
 
 DAY = 24 * 3600
 
@@ -57,3 +59,41 @@ def test_a_token_signed_with_another_key_is_invalid(make_app):
     second = make_app(SECRET_KEY="another-key")
     with second.app_context(), pytest.raises(TokenInvalid):
         read_token("newsletter-confirm", token, max_age=DAY)
+
+
+def test_a_signed_value_reads_back_for_its_purpose_only(app):
+    with app.app_context():
+        signed = sign_value("consent-cookie", {"granted": ["analytics"], "v": "2026-1"})
+        assert read_signed_value("consent-cookie", signed, max_age=DAY) == {"granted": ["analytics"], "v": "2026-1"}
+        with pytest.raises(TokenInvalid):
+            read_signed_value("another-cookie", signed, max_age=DAY)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda signed: ("A" if signed[0] != "A" else "B") + signed[1:],
+    lambda signed: signed[:-2],
+    lambda signed: signed.replace(".", ""),
+    lambda signed: "é" + signed,
+    lambda signed: "",
+])
+def test_a_changed_or_broken_signed_value_is_invalid(app, tamper):
+    with app.app_context():
+        signed = sign_value("consent-cookie", ["analytics"])
+        with pytest.raises(TokenInvalid):
+            read_signed_value("consent-cookie", tamper(signed), max_age=DAY)
+
+
+def test_a_signed_value_older_than_its_max_age_is_expired(app, monkeypatch):
+    with app.app_context():
+        monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+        signed = sign_value("consent-cookie", ["analytics"])
+        monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0 + 8 * DAY)
+        with pytest.raises(TokenExpired):
+            read_signed_value("consent-cookie", signed, max_age=7 * DAY)
+
+
+def test_a_signed_value_from_another_key_is_invalid(make_app):
+    with make_app().app_context():
+        signed = sign_value("consent-cookie", ["analytics"])
+    with make_app(SECRET_KEY="another-key").app_context(), pytest.raises(TokenInvalid):
+        read_signed_value("consent-cookie", signed, max_age=DAY)

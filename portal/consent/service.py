@@ -23,7 +23,8 @@ COOKIE_MAX_AGE = timedelta(days=183)  # six months, then the visitor is asked ag
 ACTIONS = ("accept_all", "reject_all", "custom")
 # A Core INSERT on the table, built once: the ORM's bulk-insert path costs more than the
 # round trip itself, and the row is never read back or changed, so there is nothing to track.
-_INSERT_EVENT = insert(ConsentEvent.__table__)
+# inline(): nor is its new id wanted, so no RETURNING clause and no result to set up.
+_INSERT_EVENT = insert(ConsentEvent.__table__).inline()
 
 
 class InvalidChoice(ValueError):

@@ -1,5 +1,5 @@
 """The banner's form handler, the cookie policy page, and the first-party page-view counter."""
-from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, make_response, render_template, request, url_for
 
 from portal.consent import service
 from portal.consent.forms import ConsentForm
@@ -68,7 +68,8 @@ def decide():
     if wants_json:
         response = jsonify(granted=sorted(choice.granted), consent_id=choice.consent_id)
     else:
-        response = redirect(_safe_next(request.form.get("next")), code=303)
+        # A bare 303: a browser follows it without showing a body, so none is built.
+        response = Response(status=303, headers={"Location": _safe_next(request.form.get("next"))})
     response.set_cookie(
         CONSENT_COOKIE, cookie, max_age=int(service.COOKIE_MAX_AGE.total_seconds()), httponly=True,
         samesite="Lax", secure=request.is_secure or current_app.config["PORTAL_BASE_URL"].startswith("https://"),
