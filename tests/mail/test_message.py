@@ -1,9 +1,13 @@
 """What goes on the wire: CRLF only, a stable Message-ID, no header injection, inlined CSS, MIME layout."""
+import email
+import email.policy
 import io
 import re
 from email.generator import BytesGenerator
 from email.mime.text import MIMEText
+from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import update
 
 from portal.database import utcnow
@@ -98,9 +102,44 @@ def test_bodies_are_written_exactly_as_the_stdlib_generator_writes_them(app, mon
         rows = [queue_with_attachments(name="Zoë"), queue_test_email(), queue_test_email(to="zoë@example.org")]
         fast = [message_bytes(row) for row in rows]
         monkeypatch.setattr(delivery, "_WireGenerator", BytesGenerator)
+        monkeypatch.setattr(delivery, "_alternative_bytes", delivery._generated_bytes)
         reference = [message_bytes(row) for row in rows]
     assert [_comparable(data) for data in fast] == [_comparable(data) for data in reference]
     assert all(b"BOUNDARY" in _comparable(data) for data in fast)
+
+
+def _plain_row(**fields):
+    row = {"from_address": "Policy Summit <news@example.org>", "to_address": "ada@example.org",
+           "subject": "This week", "message_id": "<1@example.org>", "headers": {}, "body_text": "Hello\n",
+           "body_html": "<p>Hello</p>\n", "attachments": []}
+    return SimpleNamespace(**{**row, **fields})
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {"subject": "Zoë's digest: " + "gene therapy " * 12},
+    {"from_address": "Société de thérapie génique <news@example.org>"},
+    {"to_address": "zoë@example.org"},
+    {"body_text": "", "body_html": ""},
+    {"body_text": "one\r\ntwo\rthree\nfour", "body_html": "x" * 2500 + "\n"},
+    {"body_text": "Grüße\n", "body_html": "<p>Grüße</p>"},
+    {"headers": {"List-Unsubscribe": "<https://example.org/u/" + "t" * 300 + ">",
+                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "X-Note": "é " * 60}},
+], ids=["ascii", "long-non-ascii-subject", "non-ascii-sender-name", "smtputf8", "empty-bodies", "line-breaks-and-long-line",
+        "non-ascii-bodies", "long-and-non-ascii-headers"])
+def test_the_direct_writer_gives_the_generators_bytes(app, fields, monkeypatch):
+    monkeypatch.setattr(delivery, "_new_boundary", lambda: "=_fixedboundary")
+    monkeypatch.setattr(delivery, "format_datetime", lambda when: "Sat, 05 Dec 2026 09:00:00 +0000")
+    row = _plain_row(**fields)
+    smtputf8 = delivery.needs_smtputf8(row)
+    headers = [("Subject", row.subject), ("From", delivery._address_header(row.from_address, smtputf8)),
+               ("To", delivery._address_header(row.to_address, smtputf8)), ("Date", "Sat, 05 Dec 2026 09:00:00 +0000"),
+               ("Message-ID", row.message_id), *row.headers.items()]
+    policy = delivery._WIRE_UTF8 if smtputf8 else delivery._WIRE
+    with app.app_context():
+        direct = message_bytes(row)
+    assert direct == delivery._generated_bytes(row, headers, policy)
+    assert email.message_from_bytes(direct, policy=email.policy.default).get_content_type() == "multipart/alternative"
 
 
 def test_every_kind_of_line_break_in_a_body_goes_out_as_crlf_as_the_stdlib_writes_it():
