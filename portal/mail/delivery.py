@@ -325,12 +325,11 @@ class SMTPTransport:
             raise ServerUnavailableError(f"cannot connect to {where}: {exc}") from exc
 
     def send(self, sender: str, recipient: str, data: bytes, smtputf8: bool = False) -> None:
-        options = ["SMTPUTF8"] if smtputf8 else []
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = self._connect()
             try:
-                refused = self.conn.sendmail(sender, [recipient], data, mail_options=options)
+                _send_message(self.conn, sender, recipient, data, smtputf8)
             except smtplib.SMTPServerDisconnected as exc:
                 # Usually an idle connection the server closed; a fresh one may work.
                 self._drop()
@@ -349,9 +348,6 @@ class SMTPTransport:
                 # cannot be trusted for another message.
                 self._drop()
                 raise ServerUnavailableError(f"connection error: {exc}") from exc
-            if refused:
-                code, reply = refused[recipient]
-                raise _classify(code, reply)
             return
 
     def _drop(self) -> None:
@@ -365,6 +361,57 @@ class SMTPTransport:
             except (OSError, smtplib.SMTPException):
                 pass
             self._drop()
+
+
+def _send_message(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes, smtputf8: bool) -> None:
+    """MAIL, RCPT and DATA for one message to one recipient, raising smtplib's exceptions as sendmail does.
+
+    SMTP.sendmail runs both addresses through email.utils.parseaddr on every
+    message, a fifth of the CPU of delivering one; these were checked when the
+    row was built and only need their angle brackets.
+    """
+    conn.ehlo_or_helo_if_needed()
+    options = ""
+    if conn.does_esmtp and conn.has_extn("size"):
+        options += f" SIZE={len(data)}"  # lets the server refuse an oversized message before the data
+    if smtputf8:
+        if not (conn.does_esmtp and conn.has_extn("smtputf8")):
+            raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+        conn.command_encoding = "utf-8"
+        options += " SMTPUTF8"
+    code, reply = conn.docmd("MAIL", f"FROM:<{_envelope_address(sender)}>{options}")
+    if code != 250:
+        _abandon_transaction(conn, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = conn.docmd("RCPT", f"TO:<{_envelope_address(recipient)}>")
+    if code not in (250, 251):
+        _abandon_transaction(conn, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = conn.data(data)
+    if code != 250:
+        _abandon_transaction(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _abandon_transaction(conn: smtplib.SMTP, code: int) -> None:
+    """After a refusal: 421 means the server is closing, anything else leaves the session usable after RSET."""
+    if code == 421:
+        conn.close()
+        return
+    try:
+        conn.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
+
+def _envelope_address(value: str) -> str:
+    """The addr-spec of a checked address ("Summit <news@x.org>" -> "news@x.org"), for MAIL FROM and RCPT TO."""
+    return value if is_bare_address(value) else _addr_spec(value)
+
+
+@functools.lru_cache(maxsize=64)  # display names are on the sender, the same on every row
+def _addr_spec(value: str) -> str:
+    return parseaddr(value)[1]
 
 
 @contextmanager
@@ -499,9 +546,11 @@ class BatchOutcome:
 PROGRESS_EVERY = 1
 
 # One statement per accepted message on PostgreSQL (psycopg prepares it after a few uses).
+# "id = %s", not "id = ANY(%s)" with a one-element list: measured, the array costs the
+# server about 60% more per mark, and the client a list adaptation per message.
 _MARK_SENT_SQL = (
     "UPDATE outgoing_email SET status = 'sent', sent_at = %s, lease_expires_at = NULL, last_error = NULL "
-    "WHERE id = ANY(%s)"
+    "WHERE id = %s"
 )
 
 
@@ -534,7 +583,12 @@ def _progress_marks(checkpoint):
         raw.driver_connection.autocommit = True
         cursor = raw.cursor()
         cursor.execute("SET synchronous_commit = off")
-        yield lambda ids: cursor.execute(_MARK_SENT_SQL, (utcnow(), ids))
+
+        def mark_now(ids: list[int]) -> None:
+            for email_id in ids:  # PROGRESS_EVERY is 1: one id per call
+                cursor.execute(_MARK_SENT_SQL, (utcnow(), email_id))
+
+        yield mark_now
         cursor.execute("RESET synchronous_commit")
         cursor.close()
         raw.driver_connection.autocommit = False

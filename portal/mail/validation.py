@@ -23,6 +23,9 @@ RESERVED_HEADERS = frozenset(
 )
 
 
+# RFC 5322 field name: printable ASCII except the colon.
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+
 # A bare address (no display name, nothing quoted) is one mailbox by
 # construction, so the full parser can be skipped for the common case.
 _BARE_ADDRESS = re.compile(r'[^\s<>@,;:"()\[\]\\]+@[^\s<>@,;:"()\[\]\\]+')
@@ -41,7 +44,7 @@ def check_header_value(field: str, value: str) -> str:
 
 
 def check_header_name(name: str) -> str:
-    if not name or not name.isascii() or not all(33 <= ord(char) <= 126 and char != ":" for char in name):
+    if not _HEADER_NAME.fullmatch(name):
         raise InvalidEmailError(f"header name {name!r} is not a valid header field name")
     if name.lower() in RESERVED_HEADERS or name.lower().startswith("content-"):
         raise InvalidEmailError(f"header {name!r} is set by the outbox and cannot be supplied")

@@ -85,6 +85,40 @@ def test_permanent_smtp_failure_is_recorded_and_never_retried(
     assert smtp_server.messages == []
 
 
+def test_a_refused_recipient_fails_its_message_and_the_session_carries_on(smtp_env, smtp_server, make_app):
+    smtp_server.script_envelope(("RCPT", "550 5.1.1 No such user here"))
+    app = make_app()
+    refused, accepted = queue_committed(app, to="gone@example.org"), queue_committed(app, to="ada@example.org")
+    with app.app_context():
+        assert deliver_emails([refused, accepted])["sent"] == 1
+    assert row_state(app, refused).status == EmailStatus.FAILED.value
+    assert row_state(app, refused).last_error == "550 5.1.1 No such user here"
+    assert row_state(app, accepted).status == EmailStatus.SENT.value
+    assert [mail.recipients for mail in smtp_server.messages] == [["ada@example.org"]]
+
+
+def test_a_sender_refused_for_now_is_retried_later(smtp_env, smtp_server, make_app):
+    smtp_server.script_envelope(("MAIL", "451 4.7.1 Greylisted, come back later"))
+    app = make_app()
+    email_id = queue_committed(app)
+    with app.app_context():
+        assert deliver_emails([email_id])["retry"] == 1
+    state = row_state(app, email_id)
+    assert (state.status, state.attempts, state.last_error) == (
+        EmailStatus.QUEUED.value, 1, "451 4.7.1 Greylisted, come back later")
+    assert smtp_server.messages == []
+
+
+def test_the_envelope_names_the_bare_addresses(smtp_env, smtp_server, make_app):
+    app = make_app(MAIL_DEFAULT_SENDER="Policy Summit <news@example.org>")
+    email_id = queue_committed(app, to="ada@example.org")
+    with app.app_context():
+        assert deliver_emails([email_id])["sent"] == 1
+    (mail,) = smtp_server.messages
+    assert (mail.sender, mail.recipients) == ("news@example.org", ["ada@example.org"])
+    assert mail.message["From"] == "Policy Summit <news@example.org>"
+
+
 def test_same_id_dispatched_five_times_at_once_is_delivered_once(
     smtp_env, smtp_server, make_app, four_process_worker
 ):

@@ -1,7 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives.
 
-`replies` scripts the answer to DATA: each queued code is used once ("451 ..."
-then normal acceptance), which is how tests make a server fail temporarily or
+`replies` scripts the answer to DATA and `envelope_replies` the answer to MAIL
+or RCPT ("RCPT", "550 ..."): each queued reply is used once, then the server
+accepts normally again, which is how tests make a server fail temporarily or
 for good.
 """
 import asyncio
@@ -35,11 +36,35 @@ class ReceivedMail:
 class RecordingHandler:
     messages: list[ReceivedMail] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
+    #: (command, reply) pairs, e.g. ("RCPT", "550 5.1.1 No such user"), each used once.
+    envelope_replies: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: threading.Condition = None
 
     def __post_init__(self):
         self.received = threading.Condition(self.lock)
+
+    def _scripted(self, command: str) -> str | None:
+        with self.lock:
+            if self.envelope_replies and self.envelope_replies[0][0] == command:
+                return self.envelope_replies.pop(0)[1]
+        return None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        reply = self._scripted("MAIL")
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self._scripted("RCPT")
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
@@ -76,6 +101,10 @@ class SMTPServer:
         with self.handler.lock:
             self.handler.replies.extend(replies)
 
+    def script_envelope(self, *replies: tuple[str, str]) -> None:
+        with self.handler.lock:
+            self.handler.envelope_replies.extend(replies)
+
     def wait_for(self, count: int, timeout: float = 30.0) -> list[ReceivedMail]:
         """Block until at least `count` messages arrived (or fail after `timeout`)."""
         with self.handler.received:
@@ -89,6 +118,28 @@ class SlowHandler(RecordingHandler):
     """Takes a moment per message, as a busy relay does, so a kill lands mid-batch."""
 
     delay = 0.05
+
+    def _scripted(self, command: str) -> str | None:
+        with self.lock:
+            if self.envelope_replies and self.envelope_replies[0][0] == command:
+                return self.envelope_replies.pop(0)[1]
+        return None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        reply = self._scripted("MAIL")
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self._scripted("RCPT")
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(self.delay)
