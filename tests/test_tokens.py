@@ -17,6 +17,20 @@ def test_a_token_reads_back_its_subject_and_version(app):
         assert read_token("newsletter-confirm", token, max_age=DAY) == TokenClaims("42", 3)
 
 
+@pytest.mark.parametrize("subject, version", [(42, 1), ("R7K2-QX9P", 12), ("zoë-ünïcode", 3)])
+def test_a_token_is_exactly_what_the_serializer_would_make(app, subject, version, monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    with app.app_context():
+        serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="newsletter-confirm")
+        assert make_token("newsletter-confirm", subject, version) == serializer.dumps([str(subject), version])
+
+
+def test_a_long_subject_the_serializer_would_compress_still_reads_back(app):
+    with app.app_context():
+        token = make_token("newsletter-confirm", "9" * 400, 2)
+        assert read_token("newsletter-confirm", token, max_age=DAY) == TokenClaims("9" * 400, 2)
+
+
 def test_a_token_made_for_one_purpose_is_invalid_for_another(app):
     with app.app_context():
         token = make_token("newsletter-confirm", 42)

@@ -1,12 +1,13 @@
 """The outbox: queued in the caller's transaction, delivered once by a real worker over real SMTP."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.extensions import db
 from portal.celery_app import publish_committed_tasks
 from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.tasks import deliver_emails
+from tests.support.database import BACKEND
 from tests.support.mail import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
 
 
@@ -130,3 +131,13 @@ def test_queue_refuses_headers_the_outbox_owns_or_malformed_names(app, name):
     with app.app_context():
         with pytest.raises(InvalidEmailError, match="header"):
             queue_test_email(headers={name: "value"})
+
+
+@pytest.mark.skipif(BACKEND != "services", reason="TOAST compression is PostgreSQL's")
+def test_large_bodies_are_stored_with_lz4_on_postgresql(app):
+    with app.app_context():
+        row = queue_test_email()  # its HTML, CSS inlined, is well past the 2 kB where compression starts
+        db.session.commit()
+        method = db.session.scalar(
+            text("SELECT pg_column_compression(body_html) FROM outgoing_email WHERE id = :id"), {"id": row.id})
+    assert method == "lz4"
