@@ -13,7 +13,7 @@ from markupsafe import escape
 from portal.links import absolute_url
 from portal.mail import Cause, EmailContent, email
 from portal.mail.outbox import PreparedEmail, queue_many
-from portal.mail.render import RenderedEmail, render_email
+from portal.mail.render import RenderedEmail, ascii_html, render_email
 from portal.newsletter.emails import list_headers, preferences_url, unsubscribe_url, withhold_unless_subscribed
 from portal.newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_subscriber_token
 
@@ -90,7 +90,7 @@ class DigestRenderer:
         return RenderedEmail(
             subject=shared.subject,
             text=personal(shared.text, subscriber.first_name),
-            html=personal(shared.html, str(escape(subscriber.first_name))),
+            html=personal(shared.html, ascii_html(str(escape(subscriber.first_name)))),
         )
 
     def message(self, subscriber, highlights) -> PreparedEmail:
