@@ -172,9 +172,9 @@ def _alternative_bytes(row: OutgoingEmail, headers: list[tuple[str, str]], polic
     """The common message, alternative(text, html) and nothing else, written directly.
 
     Byte for byte what _generated_bytes gives for it (the tests compare the
-    two), at a fraction of the cost: no MIME objects to build and walk, which
-    was half of the CPU a digest took to deliver. Headers are folded by the
-    same policy call the generator makes.
+    two), without MIME objects to build and walk: measured, a digest took
+    about a tenth less CPU to deliver. Headers are folded by the same policy
+    call the generator makes.
     """
     boundary = _new_boundary()
     parts = [
@@ -367,8 +367,8 @@ def _send_message(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes, 
     """MAIL, RCPT and DATA for one message to one recipient, raising smtplib's exceptions as sendmail does.
 
     SMTP.sendmail runs both addresses through email.utils.parseaddr on every
-    message, a fifth of the CPU of delivering one; these were checked when the
-    row was built and only need their angle brackets.
+    message (measured: about a tenth of the CPU of delivering a digest); these
+    were checked when the row was built and only need their angle brackets.
     """
     conn.ehlo_or_helo_if_needed()
     options = ""
