@@ -8,7 +8,6 @@ Storing a version next to the subject and raising it revokes every token
 issued before; comparing the versions is the caller's job, because only the
 caller knows where the subject's current version lives.
 """
-import base64
 import hmac
 import json
 import time
@@ -17,7 +16,8 @@ from functools import lru_cache
 
 from flask import current_app
 from itsdangerous import (
-    BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer, base64_encode, want_bytes,
+    BadData, BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer, base64_decode, base64_encode,
+    want_bytes,
 )
 
 
@@ -104,10 +104,6 @@ def _value_key(secret_key: str, purpose: str) -> bytes:
     return hmac.digest(secret_key.encode(), b"portal.signed-value:" + purpose.encode(), "sha256")
 
 
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
 def sign_value(purpose: str, value) -> str:
     """Sign any JSON value (e.g. a cookie's contents) for one purpose, with the time of signing.
 
@@ -115,20 +111,20 @@ def sign_value(purpose: str, value) -> str:
     cookie is signed and checked on every consent POST, and the serializer rebuilds
     its signer, re-derives its key and tries to compress a few dozen bytes each time.
     """
-    payload = _b64(json.dumps([int(time.time()), value], separators=(",", ":")).encode())
+    payload = base64_encode(json.dumps([int(time.time()), value], separators=(",", ":")))
     mac = hmac.digest(_value_key(current_app.config["SECRET_KEY"], purpose), payload, "sha256")
-    return (payload + b"." + _b64(mac)).decode("ascii")
+    return (payload + b"." + base64_encode(mac)).decode("ascii")
 
 
 def read_signed_value(purpose: str, signed: str, max_age: float):
     """The value `sign_value` signed; raise TokenExpired or TokenInvalid."""
     try:
         payload, _, mac = signed.encode("ascii").rpartition(b".")
-        expected = _b64(hmac.digest(_value_key(current_app.config["SECRET_KEY"], purpose), payload, "sha256"))
+        expected = base64_encode(hmac.digest(_value_key(current_app.config["SECRET_KEY"], purpose), payload, "sha256"))
         if not hmac.compare_digest(mac, expected):
             raise TokenInvalid(purpose)
-        signed_at, value = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
-    except (UnicodeError, ValueError, TypeError) as exc:  # not ASCII, bad base64, not JSON, not a pair
+        signed_at, value = json.loads(base64_decode(payload))
+    except (UnicodeError, BadData, ValueError, TypeError) as exc:  # not ASCII, bad base64, not JSON, not a pair
         raise TokenInvalid(purpose) from exc
     if type(signed_at) is not int:
         raise TokenInvalid(purpose)

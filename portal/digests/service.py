@@ -162,10 +162,6 @@ def _suppressed(subscribers: list[Subscriber]) -> set[int]:
     return {hashes[h] for h in found}
 
 
-def subscriber_topics(subscriber: Subscriber) -> set[str]:
-    return {topic.slug for topic in subscriber.topics}
-
-
 # --- The upcoming event block ---------------------------------------------------------------
 
 
@@ -374,7 +370,8 @@ def preview_digest(subscriber_id: int, frequency: str | None = None) -> DigestPr
     start = period_start(frequency, utcnow().date())
     edition = _edition_of(frequency, start) or DigestEdition(frequency=frequency, period_start=start)
     seen = _already_highlighted([subscriber.id])[subscriber.id]
-    chosen = pick_highlights(highlight_pool(), subscriber_topics(subscriber), seen, current_app.config["DIGEST_HIGHLIGHTS"])
+    topics = _topics_of([subscriber.id])[subscriber.id]
+    chosen = pick_highlights(highlight_pool(), topics, seen, current_app.config["DIGEST_HIGHLIGHTS"])
     if not chosen:
         return None
     rendered = emails.DigestRenderer(edition, upcoming_event()).render_for(subscriber, chosen)

@@ -119,28 +119,6 @@ class SlowHandler(RecordingHandler):
 
     delay = 0.05
 
-    def _scripted(self, command: str) -> str | None:
-        with self.lock:
-            if self.envelope_replies and self.envelope_replies[0][0] == command:
-                return self.envelope_replies.pop(0)[1]
-        return None
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        reply = self._scripted("MAIL")
-        if reply:
-            return reply
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        reply = self._scripted("RCPT")
-        if reply:
-            return reply
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 OK"
-
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
