@@ -143,12 +143,12 @@ def _topics_of(subscriber_ids: list[int]) -> dict[int, set[str]]:
     return topics
 
 
-def _already_highlighted(subscriber_ids: list[int]) -> dict[int, set[int]]:
-    """Per subscriber, every resource any earlier digest carried: never sent again."""
-    seen: dict[int, set[int]] = {subscriber_id: set() for subscriber_id in subscriber_ids}
+def _already_highlighted(subscribers: list[Subscriber]) -> dict[int, set[int]]:
+    """Per subscriber, every resource an earlier digest or their welcome email carried: never sent again."""
+    seen = {subscriber.id: set(subscriber.welcome_resource_ids or ()) for subscriber in subscribers}
     rows = db.session.execute(
         select(DigestDelivery.subscriber_id, DigestDelivery.resource_ids)
-        .where(DigestDelivery.subscriber_id.in_(subscriber_ids))
+        .where(DigestDelivery.subscriber_id.in_(seen))
     )
     for subscriber_id, resource_ids in rows:
         seen[subscriber_id].update(resource_ids or ())
@@ -250,7 +250,7 @@ def _compose_for(edition: DigestEdition, subscribers: list[Subscriber], limit: i
     event = upcoming_event()
     if event is not None and edition.event_id is None:
         edition.event_id = event.id
-    seen = _already_highlighted([s.id for s in subscribers])
+    seen = _already_highlighted(subscribers)
     topics = _topics_of([s.id for s in subscribers])
     suppressed = _suppressed(subscribers)
     renderer = emails.DigestRenderer(edition, event)
@@ -334,7 +334,7 @@ def dry_run(frequency: str, day: date | None = None) -> DryRun:
         ))
         if not subscribers:
             break
-        seen = _already_highlighted([s.id for s in subscribers])
+        seen = _already_highlighted(subscribers)
         topics = _topics_of([s.id for s in subscribers])
         suppressed = _suppressed(subscribers)
         for subscriber in subscribers:
@@ -369,7 +369,7 @@ def preview_digest(subscriber_id: int, frequency: str | None = None) -> DigestPr
     frequency = frequency or subscriber.frequency
     start = period_start(frequency, utcnow().date())
     edition = _edition_of(frequency, start) or DigestEdition(frequency=frequency, period_start=start)
-    seen = _already_highlighted([subscriber.id])[subscriber.id]
+    seen = _already_highlighted([subscriber])[subscriber.id]
     topics = _topics_of([subscriber.id])[subscriber.id]
     chosen = pick_highlights(highlight_pool(), topics, seen, current_app.config["DIGEST_HIGHLIGHTS"])
     if not chosen:

@@ -14,7 +14,7 @@ from portal.mail import Cause, EmailContent, email
 from portal.mail.validation import address_key
 from portal.newsletter.models import Subscriber, SubscriberStatus
 from portal.newsletter.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_subscriber_token
-from portal.resources.highlights import email_highlights
+from portal.resources.highlights import Highlight, email_highlights
 
 
 def preferences_url(subscriber: Subscriber) -> str:
@@ -107,10 +107,14 @@ def send_already_subscribed(subscriber: Subscriber):
 WELCOME_HIGHLIGHTS = 3
 
 
-@email("newsletter_welcome", withhold_if=withhold_unless_subscribed)
-def send_welcome(subscriber: Subscriber):
+def welcome_highlights(subscriber: Subscriber) -> list[Highlight]:
+    """What the welcome email highlights: the best of the topics just chosen (none without topics)."""
     topics = [topic.slug for topic in subscriber.topics]
-    highlights = email_highlights(WELCOME_HIGHLIGHTS, topics) if topics else []
+    return email_highlights(WELCOME_HIGHLIGHTS, topics) if topics else []
+
+
+@email("newsletter_welcome", withhold_if=withhold_unless_subscribed)
+def send_welcome(subscriber: Subscriber, highlights: list[Highlight]):
     return _list_content(subscriber, highlights=highlights)
 
 

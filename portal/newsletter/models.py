@@ -70,6 +70,9 @@ class Subscriber(db.Model):
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
+    #: Catalog resources the welcome email highlighted (ids): digests count them as
+    #: already sent, so a first digest does not repeat the welcome. None: nothing yet.
+    welcome_resource_ids: Mapped[list | None] = mapped_column(db.JSON)
 
     topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topic, order_by=Topic.position, lazy="selectin")
 

@@ -187,7 +187,13 @@ def confirm_subscription(subscriber: Subscriber) -> bool:
         SuppressedAddress.address_hash == suppression_hash(subscriber.email_key)
     ))
     _log(subscriber, "confirmed", source=subscriber.signup_source, version=version)
-    emails.send_welcome(subscriber, to=subscriber.email)
+    highlights = emails.welcome_highlights(subscriber)
+    if highlights:
+        # Kept with the subscriber (a welcome after a re-subscription adds to it), so
+        # no digest sends these again.
+        shown = set(subscriber.welcome_resource_ids or ()) | {h.id for h in highlights}
+        subscriber.welcome_resource_ids = sorted(shown)
+    emails.send_welcome(subscriber, highlights, to=subscriber.email)
     db.session.flush()
     return True
 

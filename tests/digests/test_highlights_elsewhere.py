@@ -62,3 +62,18 @@ def test_broken_and_hanging_links_are_found_before_an_edition_and_left_out_of_it
     compose_whole_edition(app, day=date.today())
     slugs = highlighted_slugs(app, edition_id, reader)
     assert slugs == best[2:2 + app.config["DIGEST_HIGHLIGHTS"]]
+
+
+def test_a_first_digest_does_not_repeat_what_the_welcome_email_highlighted(seeded):
+    reader = confirmed_subscriber(seeded, seeded.test_client(), "ada@example.org", topics=["journals"],
+                                  frequency="weekly")
+    welcome, = outbox(seeded, "newsletter_welcome")
+    welcomed = set(_listed(welcome.text, _titles_with_topics(seeded)))
+    edition_id = compose_whole_edition(seeded, day=date.today())
+    with seeded.app_context():
+        titles = dict(db.session.execute(select(Resource.slug, Resource.title)).all())
+        journals = [r.title for r in digest_candidates(["journals"])]
+    digest = [titles[slug] for slug in highlighted_slugs(seeded, edition_id, reader)]
+    assert len(welcomed) == 3 and digest
+    assert not welcomed & set(digest)
+    assert digest == [title for title in journals if title not in welcomed][:len(digest)]
