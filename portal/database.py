@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import any_, event, literal, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
@@ -23,6 +24,20 @@ def utcnow() -> datetime:
 
 def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+def one_of(column, values):
+    """`column IN values`: on PostgreSQL written `column = ANY(:values)`, with the values as one array.
+
+    SQLAlchemy sends IN with a parameter per value, so a batch query of 500 ids
+    carries 500 of them; psycopg parses any statement of more than 50
+    parameters anew on every execution (smaller ones it caches), which was a
+    tenth of a digest worker's CPU. With one array parameter the statement is
+    short and always the same. The server plans both forms alike.
+    """
+    if is_postgresql():
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(values)
 
 
 def configure_engine_events(app: Flask) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
-from portal.database import select_for_update, utcnow
+from portal.database import one_of, select_for_update, utcnow
 from portal.digests import emails
 from portal.digests.errors import UnknownEdition, UnknownSubscriber
 from portal.digests.models import DigestDelivery, DigestEdition, EditionStatus
@@ -136,7 +136,7 @@ def _topics_of(subscriber_ids: list[int]) -> dict[int, set[str]]:
     rows = db.session.execute(
         select(subscriber_topic.c.subscriber_id, Topic.slug)
         .join(Topic, Topic.id == subscriber_topic.c.topic_id)
-        .where(subscriber_topic.c.subscriber_id.in_(subscriber_ids))
+        .where(one_of(subscriber_topic.c.subscriber_id, subscriber_ids))
     )
     for subscriber_id, slug in rows:
         topics[subscriber_id].add(slug)
@@ -148,7 +148,7 @@ def _already_highlighted(subscribers: list[Subscriber]) -> dict[int, set[int]]:
     seen = {subscriber.id: set(subscriber.welcome_resource_ids or ()) for subscriber in subscribers}
     rows = db.session.execute(
         select(DigestDelivery.subscriber_id, DigestDelivery.resource_ids)
-        .where(DigestDelivery.subscriber_id.in_(seen))
+        .where(one_of(DigestDelivery.subscriber_id, seen))
     )
     for subscriber_id, resource_ids in rows:
         seen[subscriber_id].update(resource_ids or ())
@@ -158,7 +158,7 @@ def _already_highlighted(subscribers: list[Subscriber]) -> dict[int, set[int]]:
 def _suppressed(subscribers: list[Subscriber]) -> set[int]:
     """Subscribers whose address is on the erasure suppression list (a belt to the status's braces)."""
     hashes = {suppression_hash(s.email_key): s.id for s in subscribers}
-    found = db.session.scalars(select(SuppressedAddress.address_hash).where(SuppressedAddress.address_hash.in_(hashes)))
+    found = db.session.scalars(select(SuppressedAddress.address_hash).where(one_of(SuppressedAddress.address_hash, hashes)))
     return {hashes[h] for h in found}
 
 

@@ -15,9 +15,10 @@ from email.utils import make_msgid
 from functools import wraps
 
 from flask import current_app
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from portal.celery_app import enqueue_item_after_commit
+from portal.database import is_postgresql
 from portal.extensions import db
 from portal.links import portal_host
 from portal.mail import delivery
@@ -28,12 +29,8 @@ from portal.mail.validation import check_address, check_attachment, check_header
 
 
 
-# Rows per INSERT statement in queue_many. Small pages: every full page has the same
-# statement text, which the server prepares once (psycopg prepares a statement after a
-# few uses), whereas one 500-row statement (some 9,000 placeholders) is parsed and
-# planned anew for every batch. Measured on digest editions: about 15% less CPU to
-# compose, client and server together; pages of 6 cost more again (round trips), and
-# 10 to 30 measure alike.
+# SQLite: rows per INSERT ... RETURNING statement in queue_many (PostgreSQL reserves the ids
+# and needs no RETURNING: see _reserve_ids).
 INSERT_PAGE_ROWS = 10
 
 
@@ -118,10 +115,10 @@ class PreparedEmail:
 
 
 def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
-    """Write many rendered messages to the outbox in one statement, in the caller's transaction.
+    """Write many rendered messages to the outbox in the caller's transaction.
 
     The bulk path of queue_email for mailings (no attachments): the same
-    checks, one INSERT for the lot, ids published after commit. Returns the
+    checks, the rows sent together, ids published after commit. Returns the
     new ids in the order of `messages`. Raises InvalidEmailError before
     anything is written.
     """
@@ -141,13 +138,35 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
             "message_id": make_msgid(domain=host), "cause_kind": message.cause.kind,
             "cause_id": message.cause.id,
         })
-    # Hazard: RETURNING order of a multi-row INSERT is only guaranteed with
-    # sort_by_parameter_order, which SQLAlchemy then ensures on both backends.
-    statement = insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True)
-    ids = list(db.session.scalars(statement.execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS), rows))
+    if is_postgresql():
+        ids = _reserve_ids(len(rows))
+        for row, email_id in zip(rows, ids):
+            row["id"] = email_id
+        db.session.execute(insert(OutgoingEmail.__table__), rows)
+    else:
+        # Hazard: RETURNING order of a multi-row INSERT is only guaranteed with
+        # sort_by_parameter_order, which SQLAlchemy then ensures.
+        statement = insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True)
+        ids = list(db.session.scalars(statement.execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS), rows))
     for email_id in ids:
         enqueue_item_after_commit(deliver_emails, email_id)
     return ids
+
+
+def _reserve_ids(count: int) -> list[int]:
+    """PostgreSQL: `count` new outbox ids, taken from the id column's own sequence.
+
+    With the ids known, the rows go in as one-row INSERTs that psycopg sends
+    in a single pipeline: one short statement, parsed once and prepared by the
+    server. The alternative, multi-row INSERT ... RETURNING pages, carries
+    15 parameters a row, and psycopg re-parses any statement of more than 50
+    parameters on every execution instead of caching it: measured on digest
+    batches, queue_many took less than half the client CPU this way.
+    """
+    return list(db.session.scalars(_RESERVE_IDS, {"count": count}))
+
+
+_RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('outgoing_email', 'id')) FROM generate_series(1, :count)")
 
 
 def email(name: str, withhold_if: Callable[[list[OutgoingEmail]], dict[int, str]] | None = None):

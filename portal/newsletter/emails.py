@@ -8,6 +8,7 @@ in the meantime; list mail also when they unsubscribed.
 from flask import current_app
 from sqlalchemy import select
 
+from portal.database import one_of
 from portal.extensions import db
 from portal.links import absolute_url, portal_host
 from portal.mail import Cause, EmailContent, email
@@ -45,7 +46,7 @@ def _withheld(rows, list_mail: bool) -> dict[int, str]:
     """Reasons by row id, from one query for the subscribers of the whole batch."""
     ids = {row.cause_id for row in rows if row.cause_kind == "subscriber"}
     now = {sid: (key, status) for sid, key, status in db.session.execute(
-        select(Subscriber.id, Subscriber.email_key, Subscriber.status).where(Subscriber.id.in_(ids)))}
+        select(Subscriber.id, Subscriber.email_key, Subscriber.status).where(one_of(Subscriber.id, ids)))}
     reasons = {}
     for row in rows:
         key, status = now.get(row.cause_id, (None, None)) if row.cause_kind == "subscriber" else (None, None)
