@@ -119,6 +119,19 @@ def test_the_envelope_names_the_bare_addresses(smtp_env, smtp_server, make_app):
     assert mail.message["From"] == "Policy Summit <news@example.org>"
 
 
+def test_lines_that_start_with_a_dot_arrive_intact(smtp_env, smtp_server, make_app):
+    # A lone "." line ends DATA: unless every leading dot is doubled, the message is cut there.
+    text = "Hello Ada,\n.\n.leading dot\n..two dots\nThe end.\n"
+    app = make_app()
+    email_id = queue_committed(app)
+    set_row(app, email_id, body_text=text)
+    with app.app_context():
+        assert deliver_emails([email_id])["sent"] == 1
+    (mail,) = smtp_server.messages
+    assert mail.message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert "This is a test." in mail.message.get_body(("html",)).get_content()
+
+
 def test_same_id_dispatched_five_times_at_once_is_delivered_once(
     smtp_env, smtp_server, make_app, four_process_worker
 ):
