@@ -11,6 +11,7 @@ rendering it alone would give.
 import re
 from dataclasses import dataclass
 
+from flask import current_app
 from markupsafe import escape
 
 from portal.links import absolute_url
@@ -56,6 +57,11 @@ def send_digest(subscriber, edition, highlights, event):
     )
 
 
+# Rendered variants kept per app (under this key of app.extensions) across batches.
+_SHARED_VARIANTS = "portal.digest_variants"
+SHARED_VARIANTS_MAX = 512
+
+
 _MARK = re.compile(f"({_NAME}|{_PREFERENCES}|{_UNSUBSCRIBE})")
 
 
@@ -99,9 +105,25 @@ class DigestRenderer:
         key = (tuple(h.id for h in highlights), wants_events, named)
         variant = self._variants.get(key)
         if variant is None:
-            context = _context(self.edition, highlights, self.event, wants_events, _NAME if named else "",
+            variant = self._variants[key] = self._shared_variant(tuple(highlights), wants_events, named)
+        return variant
+
+    def _shared_variant(self, highlights: tuple, wants_events: bool, named: bool) -> "_Variant":
+        # The batches of an edition share their variants. The key holds every value the
+        # templates show (highlights and event are frozen snapshots, compared by value),
+        # so a resource edited or a seat taken since makes a new key, never a stale
+        # text. Kept per app: the rest of a render is its configuration and templates.
+        edition = self.edition
+        key = (edition.id, edition.title, edition.frequency, self.event, highlights, wants_events, named)
+        shared = current_app.extensions.setdefault(_SHARED_VARIANTS, {})
+        variant = shared.get(key)
+        if variant is None:
+            context = _context(edition, highlights, self.event, wants_events, _NAME if named else "",
                                _PREFERENCES, _UNSUBSCRIBE)
-            variant = self._variants[key] = _Variant.of(render_email(DIGEST, context))
+            variant = _Variant.of(render_email(DIGEST, context))
+            if len(shared) >= SHARED_VARIANTS_MAX:
+                shared.clear()  # a bound, not an LRU: an edition needs far fewer
+            shared[key] = variant
         return variant
 
     def render_for(self, subscriber, highlights) -> RenderedEmail:

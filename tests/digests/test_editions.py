@@ -121,6 +121,28 @@ def test_batches_resume_after_the_checkpoint(make_app, seeded):
     assert sorted(m.to for m in outbox(app, "digest")) == sorted(f"person{n}@example.org" for n in range(5))
 
 
+def test_a_resource_edited_between_batches_shows_as_edited_in_the_later_batch(make_app, seeded):
+    # Batches of an edition share their rendered variants: the edit must make a new one.
+    app = make_app(DIGEST_BATCH_SIZE=1)
+    add_subscribers(app, 2)
+    with app.app_context():
+        edition, _ = service.start_edition("weekly", MONDAY)
+        db.session.commit()
+        service.compose_next_batch(edition.id)
+        db.session.commit()
+        first_title = digest_candidates(["regulatory"])[0].title
+        db.session.execute(update(Resource).where(Resource.title == first_title)
+                           .values(title="Renamed guidance for this test"))
+        db.session.commit()
+        while not service.compose_next_batch(edition.id).finished:
+            db.session.commit()
+        db.session.commit()
+    earlier, later = sorted(outbox(app, "digest"), key=lambda m: m.to)
+    assert first_title in earlier.text and "Renamed guidance for this test" not in earlier.text
+    assert "Renamed guidance for this test" in later.text and "Renamed guidance for this test" in later.html
+    assert first_title not in later.text
+
+
 def test_the_digest_email_has_list_headers_a_preference_link_and_a_web_view(seeded):
     add_subscribers(seeded, 1, first_name="Ada <Lovelace>")
     edition_id = compose_whole_edition(seeded, day=MONDAY)

@@ -6,6 +6,8 @@ from portal.extensions import db
 from portal.celery_app import publish_committed_tasks
 from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
 from portal.mail.models import EmailStatus, OutgoingEmail
+from portal.mail.outbox import PreparedEmail, queue_many
+from portal.mail.render import RenderedEmail
 from portal.mail.tasks import deliver_emails
 from tests.support.database import BACKEND
 from tests.support.mail import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
@@ -141,3 +143,27 @@ def test_large_bodies_are_stored_with_lz4_on_postgresql(app):
         method = db.session.scalar(
             text("SELECT pg_column_compression(body_html) FROM outgoing_email WHERE id = :id"), {"id": row.id})
     assert method == "lz4"
+
+
+def test_a_bulk_queue_stores_every_message_exactly_as_given(app):
+    # On PostgreSQL the rows go in by binary COPY: nothing may be escaped, re-encoded or defaulted differently.
+    text_body = "Tab\there, a backslash \\ and \\n, CRLF\r\nand a lone CR\rZoë · 東京\n"
+    html_body = "<p>Zoë &amp; \\ \t</p>\n" * 400  # long enough to be compressed
+    headers = {"List-Unsubscribe": "<https://example.org/u/1>", "List-Id": "News <news.example.org>"}
+    with app.app_context():
+        ids = queue_many([
+            PreparedEmail(name="digest", to=f"reader{n}@example.org",
+                          rendered=RenderedEmail(subject=f"Issue {n} · Zoë", text=text_body, html=html_body),
+                          headers=headers, cause=Cause("subscriber", n))
+            for n in range(3)
+        ])
+        db.session.commit()
+        rows = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.id.in_(ids)).order_by(OutgoingEmail.id))
+        stored = [(r.id, r.to_address, r.subject, r.body_text, r.body_html, r.headers, r.cause_kind, r.cause_id,
+                   r.status, r.attempts, r.deferrals, r.next_attempt_at is not None, r.created_at is not None)
+                  for r in rows]
+    assert stored == [
+        (ids[n], f"reader{n}@example.org", f"Issue {n} · Zoë", text_body, html_body, headers, "subscriber", n,
+         EmailStatus.QUEUED.value, 0, 0, True, True)
+        for n in range(3)
+    ]
