@@ -2,7 +2,7 @@
 
 Thousands of subscribers share the same few combinations of highlights, so
 the templates are rendered (and their CSS inlined) once per combination for
-a batch, with marks where the personal parts go: the greeting name and the
+an edition, with marks where the personal parts go: the greeting name and the
 subscriber's own signed links. Each message is then the shared text with the
 marks replaced, the name HTML-escaped in the HTML part. That takes a digest
 from milliseconds of CPU to microseconds, and the result is exactly what
@@ -102,6 +102,8 @@ class DigestRenderer:
                 self._unsubscribe_url.replace(_TOKEN, make_subscriber_token(UNSUBSCRIBE, subscriber)))
 
     def _variant(self, highlights, wants_events: bool, named: bool) -> "_Variant":
+        # Within a batch the ids name the content; hashing the whole snapshots for
+        # every reader is left to the first lookup of each combination.
         key = (tuple(h.id for h in highlights), wants_events, named)
         variant = self._variants.get(key)
         if variant is None:

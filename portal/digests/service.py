@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
-from portal.database import copy_rows, is_postgresql, one_of, select_for_update, utcnow
+from portal.database import bulk_insert, one_of, select_for_update, utcnow
 from portal.digests import emails
 from portal.digests.errors import UnknownEdition, UnknownSubscriber
 from portal.digests.models import DigestDelivery, DigestEdition, EditionStatus
@@ -274,23 +274,10 @@ def _compose_for(edition: DigestEdition, subscribers: list[Subscriber], limit: i
     for delivery in deliveries:
         if delivery["resource_ids"]:
             delivery["email_id"] = next(email_ids)
-    _insert_deliveries(deliveries)
+    bulk_insert(DigestDelivery.__table__, deliveries)
     edition.planned += result.queued
     edition.skipped += result.skipped
     edition.resource_ids = sorted(carried)
-
-
-_DELIVERY_COLUMNS = ("edition_id", "subscriber_id", "email_id", "resource_ids", "created_at")
-
-
-def _insert_deliveries(deliveries: list[dict]) -> None:
-    if not is_postgresql():
-        db.session.execute(DigestDelivery.__table__.insert(), deliveries)
-        return
-    now = utcnow()
-    copy_rows(DigestDelivery.__table__, _DELIVERY_COLUMNS, (
-        (d["edition_id"], d["subscriber_id"], d["email_id"], d["resource_ids"], now) for d in deliveries
-    ))
 
 
 # --- Progress -------------------------------------------------------------------------------

@@ -18,11 +18,11 @@ from flask import current_app
 from sqlalchemy import insert, text
 
 from portal.celery_app import enqueue_item_after_commit
-from portal.database import copy_rows, is_postgresql, utcnow
+from portal.database import bulk_insert, is_postgresql
 from portal.extensions import db
 from portal.links import portal_host
 from portal.mail import delivery
-from portal.mail.models import EmailStatus, OutgoingEmail, OutgoingEmailAttachment
+from portal.mail.models import OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import RenderedEmail, render_email
 from portal.mail.tasks import deliver_emails
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
@@ -140,7 +140,9 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
         })
     if is_postgresql():
         ids = _reserve_ids(len(rows))
-        _copy_rows(rows, ids)
+        for row, email_id in zip(rows, ids):
+            row["id"] = email_id
+        bulk_insert(OutgoingEmail.__table__, rows)
     else:
         # Hazard: RETURNING order of a multi-row INSERT is only guaranteed with
         # sort_by_parameter_order, which SQLAlchemy then ensures.
@@ -154,31 +156,13 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
 def _reserve_ids(count: int) -> list[int]:
     """PostgreSQL: `count` new outbox ids, taken from the id column's own sequence.
 
-    The rows then go in by COPY (portal.database.copy_rows), which returns
+    The rows then go in by COPY (portal.database.bulk_insert), which returns
     nothing: the ids have to be known before.
     """
     return list(db.session.scalars(_RESERVE_IDS, {"count": count}))
 
 
 _RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('outgoing_email', 'id')) FROM generate_series(1, :count)")
-
-# COPY knows only the server's column defaults: the model's own ones are written out.
-_COPY_COLUMNS = (
-    "id", "name", "to_address", "from_address", "subject", "body_text", "body_html", "headers", "message_id",
-    "cause_kind", "cause_id", "status", "attempts", "deferrals", "next_attempt_at", "created_at",
-)
-
-
-def _copy_rows(rows: list[dict], ids: list[int]) -> None:
-    now = utcnow()
-    queued = EmailStatus.QUEUED.value
-    copy_rows(OutgoingEmail.__table__, _COPY_COLUMNS, (
-        (email_id, row["name"], row["to_address"], row["from_address"], row["subject"], row["body_text"],
-         row["body_html"], row["headers"], row["message_id"], row["cause_kind"], row["cause_id"],
-         queued, 0, 0, now, now)
-        for row, email_id in zip(rows, ids)
-    ))
-
 
 def email(name: str, withhold_if: Callable[[list[OutgoingEmail]], dict[int, str]] | None = None):
     """Declare an email: the decorated function returns its template context (or an EmailContent).
