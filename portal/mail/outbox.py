@@ -164,7 +164,7 @@ def _reserve_ids(count: int) -> list[int]:
 
 _RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('outgoing_email', 'id')) FROM generate_series(1, :count)")
 
-def email(name: str, withhold_if: Callable[[list[OutgoingEmail]], dict[int, str]] | None = None):
+def email(name: str, withhold_if: Callable[[list[delivery.PendingEmail]], dict[int, str]] | None = None):
     """Declare an email: the decorated function returns its template context (or an EmailContent).
 
     Calling the result queues the message: `send_x(..., to=address)`, with

@@ -26,10 +26,6 @@ def deliver_emails(email_ids: list[int]) -> dict:
     db.session.commit()
     if not claimed:
         return delivery.BatchOutcome().counts()
-    session = db.session()
-    # The progress commits must not expire the batch's rows: reloading each one
-    # would cost a query per message.
-    session.expire_on_commit = False
     try:
         outcome = delivery.deliver_claimed(claimed, checkpoint=db.session.commit)
     finally:
@@ -37,7 +33,6 @@ def deliver_emails(email_ids: list[int]) -> dict:
         # recorded what the server accepted, and it must be committed, or it is
         # sent again once the lease expires.
         db.session.commit()
-        session.expire_on_commit = True
     if outcome.released:
         publish(deliver_emails, outcome.released)
     return outcome.counts()

@@ -129,7 +129,7 @@ def _plain_row(**fields):
         "non-ascii-bodies", "long-and-non-ascii-headers"])
 def test_the_direct_writer_gives_the_generators_bytes(app, fields, monkeypatch):
     monkeypatch.setattr(delivery, "_new_boundary", lambda: "=_fixedboundary")
-    monkeypatch.setattr(delivery, "format_datetime", lambda when: "Sat, 05 Dec 2026 09:00:00 +0000")
+    monkeypatch.setattr(delivery, "_date_header", lambda: "Sat, 05 Dec 2026 09:00:00 +0000")
     row = _plain_row(**fields)
     smtputf8 = delivery.needs_smtputf8(row)
     headers = [("Subject", row.subject), ("From", delivery._address_header(row.from_address, smtputf8)),
