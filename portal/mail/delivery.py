@@ -32,6 +32,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from pathlib import Path
 
+import psycopg
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
@@ -605,13 +606,48 @@ class BatchOutcome:
 # that was on the wire (see _progress_marks for what keeps that cheap).
 PROGRESS_EVERY = 1
 
-# One statement per accepted message on PostgreSQL (psycopg prepares it after a few uses).
-# "id = %s", not "id = ANY(%s)" with a one-element list: measured, the array costs the
-# server about 60% more per mark, and the client a list adaptation per message.
+# One statement per accepted message on PostgreSQL, prepared once per batch.
+# "id = $2", not "id = ANY($2)" with a one-element array: measured, the array costs the
+# server about 60% more per mark.
 _MARK_SENT_SQL = (
-    "UPDATE outgoing_email SET status = 'sent', sent_at = %s, lease_expires_at = NULL, last_error = NULL "
-    "WHERE id = %s"
+    b"UPDATE outgoing_email SET status = 'sent', sent_at = $1, lease_expires_at = NULL, last_error = NULL "
+    b"WHERE id = $2"
 )
+
+
+class _LibpqMarks:
+    """Marks sent rows through libpq itself (psycopg.pq): one prepared statement, one round trip each.
+
+    Hazard: this bypasses psycopg's cursor, which measured about 45 µs of
+    client CPU per execute against 15 µs here, paid once per message sent. So
+    it keeps to what the cursor would have done: the connection is put in
+    blocking mode while marking (libpq then sends a statement whole before
+    returning) and the previous mode restored; every result is checked. The
+    statement is libpq's unnamed one, which the connection's next ordinary
+    query replaces, so nothing is left behind on the pooled connection.
+    """
+
+    def __init__(self, pgconn):
+        self.pgconn = pgconn
+        self.was_nonblocking = pgconn.nonblocking
+        pgconn.nonblocking = 0
+        self._check(pgconn.prepare(b"", _MARK_SENT_SQL))
+
+    def mark(self, ids: list[int]) -> None:
+        for email_id in ids:  # PROGRESS_EVERY is 1: one id per call
+            self.pgconn.send_query_prepared(b"", [utcnow().isoformat(" ").encode(), str(email_id).encode()])
+            self._check(self.pgconn.get_result())
+            while self.pgconn.get_result() is not None:
+                pass
+
+    def close(self) -> None:
+        self.pgconn.nonblocking = self.was_nonblocking
+
+    @staticmethod
+    def _check(result) -> None:
+        if result is None or result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+            message = result.error_message.decode("utf-8", "replace") if result is not None else "no result"
+            raise psycopg.OperationalError(f"could not mark a message sent: {message}")
 
 
 @contextmanager
@@ -640,18 +676,14 @@ def _progress_marks(checkpoint):
         return
     raw = db.engine.raw_connection()
     try:
-        raw.driver_connection.autocommit = True
-        cursor = raw.cursor()
-        cursor.execute("SET synchronous_commit = off")
-
-        def mark_now(ids: list[int]) -> None:
-            for email_id in ids:  # PROGRESS_EVERY is 1: one id per call
-                cursor.execute(_MARK_SENT_SQL, (utcnow(), email_id))
-
-        yield mark_now
-        cursor.execute("RESET synchronous_commit")
-        cursor.close()
-        raw.driver_connection.autocommit = False
+        connection = raw.driver_connection
+        connection.autocommit = True
+        connection.execute("SET synchronous_commit = off")
+        marks = _LibpqMarks(connection.pgconn)
+        yield marks.mark
+        marks.close()
+        connection.execute("RESET synchronous_commit")
+        connection.autocommit = False
     except Exception:
         raw.invalidate()  # never hand a connection in an unknown state back to the pool
         raise
