@@ -691,15 +691,14 @@ def _progress_marks(checkpoint):
         raw.close()
 
 
-def deliver_claimed(claimed: list[int], checkpoint=None) -> BatchOutcome:
-    """Send claimed rows over one connection and record each outcome (the caller commits).
+def deliver_pending(rows: list[PendingEmail], checkpoint=None) -> BatchOutcome:
+    """Send rows this worker claimed (and committed) over one connection; record each outcome (the caller commits).
 
     `checkpoint`, the caller's commit, makes progress durable within the
     batch: with it, every PROGRESS_EVERY messages the server accepted are
     recorded as sent at once (see _progress_marks).
     """
     outcome = BatchOutcome()
-    rows = load_batch(claimed)
     try:
         with _progress_marks(checkpoint) as mark, open_transport() as transport:
             _send_batch(transport, rows, outcome, mark)

@@ -12,17 +12,18 @@ sends it later.
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid
+from datetime import timedelta
 from functools import wraps
 
 from flask import current_app
 from sqlalchemy import insert, text
 
 from portal.celery_app import enqueue_item_after_commit
-from portal.database import bulk_insert, is_postgresql
+from portal.database import bulk_insert, is_postgresql, utcnow
 from portal.extensions import db
 from portal.links import portal_host
 from portal.mail import delivery
-from portal.mail.models import OutgoingEmail, OutgoingEmailAttachment
+from portal.mail.models import EmailStatus, OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import RenderedEmail, render_email
 from portal.mail.tasks import deliver_emails
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
@@ -122,6 +123,38 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
     new ids in the order of `messages`. Raises InvalidEmailError before
     anything is written.
     """
+    ids = [row["id"] for row in _write_many(messages, {})]
+    for email_id in ids:
+        enqueue_item_after_commit(deliver_emails, email_id)
+    return ids
+
+
+def queue_claimed(messages: Sequence[PreparedEmail]) -> list[delivery.PendingEmail]:
+    """queue_many for a sender that delivers the messages itself once its transaction commits.
+
+    The rows are written already claimed by the caller, as delivery's claim
+    would leave them (sending, one attempt, a lease), and nothing is
+    published: the caller commits, then hands the returned rows to
+    portal.mail.tasks.deliver_now. The rows never have to be claimed or read
+    back, and a mailing does not queue ahead of other mail in the delivery
+    queue. If the caller dies first, the lease runs out and the outbox
+    sweeper sends what it had not, as for any abandoned claim.
+    """
+    lease = utcnow() + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    claim = {"status": EmailStatus.SENDING.value, "attempts": 1, "lease_expires_at": lease}
+    return [
+        delivery.PendingEmail(
+            id=row["id"], name=row["name"], to_address=row["to_address"], from_address=row["from_address"],
+            subject=row["subject"], body_text=row["body_text"], body_html=row["body_html"], headers=row["headers"],
+            message_id=row["message_id"], attempts=1, deferrals=0, cause_kind=row["cause_kind"],
+            cause_id=row["cause_id"],
+        )
+        for row in _write_many(messages, claim)
+    ]
+
+
+def _write_many(messages: Sequence[PreparedEmail], state: dict) -> list[dict]:
+    """Check and insert the messages' rows, with `state` (status and the like) on each; returns them with ids."""
     if not messages:
         return []
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
@@ -136,7 +169,7 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
             "subject": message.rendered.subject, "body_text": message.rendered.text,
             "body_html": message.rendered.html, "headers": dict(message.headers),
             "message_id": make_msgid(domain=host), "cause_kind": message.cause.kind,
-            "cause_id": message.cause.id,
+            "cause_id": message.cause.id, **state,
         })
     if is_postgresql():
         ids = _reserve_ids(len(rows))
@@ -148,9 +181,9 @@ def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
         # sort_by_parameter_order, which SQLAlchemy then ensures.
         statement = insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True)
         ids = list(db.session.scalars(statement.execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS), rows))
-    for email_id in ids:
-        enqueue_item_after_commit(deliver_emails, email_id)
-    return ids
+        for row, email_id in zip(rows, ids):
+            row["id"] = email_id
+    return rows
 
 
 def _reserve_ids(count: int) -> list[int]:

@@ -26,8 +26,20 @@ def deliver_emails(email_ids: list[int]) -> dict:
     db.session.commit()
     if not claimed:
         return delivery.BatchOutcome().counts()
+    return deliver_now(delivery.load_batch(claimed))
+
+
+def deliver_now(rows: list[delivery.PendingEmail]) -> dict:
+    """Send rows claimed by this worker and committed, and commit every outcome.
+
+    deliver_emails's second half, also for a task that queued its own messages
+    claimed (portal.mail.outbox.queue_claimed) and sends them itself. What the
+    lease left no time for is handed to deliver_emails.
+    """
+    if not rows:
+        return delivery.BatchOutcome().counts()
     try:
-        outcome = delivery.deliver_claimed(claimed, checkpoint=db.session.commit)
+        outcome = delivery.deliver_pending(rows, checkpoint=db.session.commit)
     finally:
         # Also when the batch stopped on an unexpected error: the service has
         # recorded what the server accepted, and it must be committed, or it is

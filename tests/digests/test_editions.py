@@ -7,7 +7,9 @@ from sqlalchemy import select, update
 from portal.config import ConfigError, load_config
 from portal.digests import service
 from portal.digests.models import DigestDelivery
+from portal.digests.tasks import compose_digest_batch
 from portal.extensions import db
+from portal.mail.models import OutgoingEmail
 from portal.newsletter.models import Subscriber
 from portal.resources.highlights import digest_candidates
 from portal.resources.models import Resource
@@ -281,3 +283,24 @@ def test_the_schedules_come_from_config_and_a_bad_one_is_refused(make_app, tmp_p
         load_config(str(tmp_path), {"DIGEST_WEEKLY_CRON": "every monday"})
     with pytest.raises(ConfigError, match="DIGEST_MONTHLY_CRON"):
         load_config(str(tmp_path), {"DIGEST_MONTHLY_CRON": "0 99 1 * *"})
+
+
+def test_a_compose_task_sends_its_own_batch_and_hands_only_the_next_batch_to_the_queue(
+    smtp_env, smtp_server, make_app, seeded, monkeypatch
+):
+    app = make_app(DIGEST_BATCH_SIZE=3)
+    add_subscribers(app, 5)
+    published = []
+    monkeypatch.setattr("portal.celery_app.publish", lambda task, *args, **kwargs: published.append((task.name, args)))
+    with app.app_context():
+        edition, _ = service.start_edition("weekly", MONDAY)
+        db.session.commit()
+        edition_id = edition.id
+        outcome = compose_digest_batch(edition_id)
+        statuses = dict(db.session.execute(select(OutgoingEmail.to_address, OutgoingEmail.status)).all())
+    assert outcome["delivery"]["sent"] == 3
+    batch = [f"person{n}@example.org" for n in range(3)]
+    assert sorted(r for m in smtp_server.wait_for(3) for r in m.recipients) == batch
+    assert statuses == {to: "sent" for to in batch}
+    # No delivery task: the next batch is the only work handed on.
+    assert published == [("portal.digests.compose_batch", (edition_id,))]

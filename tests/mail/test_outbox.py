@@ -1,12 +1,15 @@
 """The outbox: queued in the caller's transaction, delivered once by a real worker over real SMTP."""
-import pytest
-from sqlalchemy import func, select, text
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import func, select, text, update
+
+from portal.database import utcnow
 from portal.extensions import db
 from portal.celery_app import publish_committed_tasks
 from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
 from portal.mail.models import EmailStatus, OutgoingEmail
-from portal.mail.outbox import PreparedEmail, queue_many
+from portal.mail.outbox import PreparedEmail, queue_claimed, queue_many
 from portal.mail.render import RenderedEmail
 from portal.mail.tasks import deliver_emails
 from tests.support.database import BACKEND
@@ -167,3 +170,32 @@ def test_a_bulk_queue_stores_every_message_exactly_as_given(app):
          EmailStatus.QUEUED.value, 0, 0, True, True)
         for n in range(3)
     ]
+
+
+def test_messages_queued_claimed_wait_for_their_sender_and_fall_to_the_sweeper_when_its_lease_runs_out(app, monkeypatch):
+    published = []
+    monkeypatch.setattr("portal.celery_app.publish", lambda task, *args, **kwargs: published.append(task.name))
+    with app.app_context():
+        pending = queue_claimed([
+            PreparedEmail(name="digest", to=f"reader{n}@example.org",
+                          rendered=RenderedEmail(subject=f"Issue {n}", text="Hello\n", html="<p>Hello</p>"),
+                          headers={}, cause=Cause("subscriber", n))
+            for n in range(2)
+        ])
+        db.session.commit()
+        publish_committed_tasks()
+        ids = [p.id for p in pending]
+        rows = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.id.in_(ids)).order_by(OutgoingEmail.id)).all()
+        assert [(r.to_address, r.status, r.attempts) for r in rows] == [
+            (f"reader{n}@example.org", EmailStatus.SENDING.value, 1) for n in range(2)
+        ]
+        assert [(p.to_address, p.subject, p.attempts) for p in pending] == [
+            (f"reader{n}@example.org", f"Issue {n}", 1) for n in range(2)
+        ]
+        assert published == [] and delivery.due_email_ids() == []  # the sender's, until its lease runs out
+
+        db.session.execute(
+            update(OutgoingEmail).where(OutgoingEmail.id.in_(ids)).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        assert delivery.due_email_ids() == ids
