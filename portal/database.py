@@ -27,6 +27,21 @@ def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+def commit_each_statement() -> None:
+    """On PostgreSQL, let the session's statements commit one by one: for a request whose only write is one statement.
+
+    psycopg opens each transaction with a BEGIN round trip of its own and the
+    commit is another, so a lone INSERT costs three round trips; autocommitted,
+    it costs one (the consent log's row, written on every banner choice).
+    Call it before the session first uses the database in its transaction
+    (SQLAlchemy warns otherwise); the pool puts the connection back in
+    transaction mode when the session returns it. SQLite keeps its
+    transaction (its begin hook takes the write lock), so callers still commit.
+    """
+    if is_postgresql():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def one_of(column, values):
     """`column IN values`: on PostgreSQL written `column = ANY(:values)`, with the values as one array.
 

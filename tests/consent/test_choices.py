@@ -1,6 +1,6 @@
 """Consent through the server: one log row per decision, a signed cookie, and nothing optional without a yes."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal.consent.models import ConsentEvent, PageView
 from portal.consent.registry import CONSENT_COOKIE, LAST_FILTER_COOKIE, VISIT_COOKIE
@@ -117,6 +117,23 @@ def test_a_choice_without_its_csrf_token_is_refused(app, client):
 def test_the_script_gets_json_instead_of_a_redirect(client):
     response = decide(client, "custom", ["preferences"], headers={"Accept": "application/json"})
     assert response.status_code == 200 and response.get_json()["granted"] == ["preferences"]
+
+
+@pytest.mark.services
+def test_a_decision_commits_its_row_as_written_and_returns_its_connection_in_transaction_mode(app, client):
+    with app.app_context():
+        engine = db.engine
+    statements, checked_in_autocommit = [], []
+    # After the INSERT the server is already out of any transaction: the row was committed as written.
+    event.listen(engine, "after_cursor_execute", lambda connection, cursor, statement, *rest: statements.append(
+        (statement.split()[0], connection.connection.driver_connection.info.transaction_status.name)))
+    event.listen(engine, "checkin", lambda dbapi_connection, record: checked_in_autocommit.append(
+        dbapi_connection.autocommit))
+    decide(client, "accept_all")
+    assert statements[-1] == ("INSERT", "IDLE")
+    [row] = log(app)
+    assert row.action == "accept_all"
+    assert checked_in_autocommit and not any(checked_in_autocommit)
 
 
 def page_views(app) -> list[PageView]:
