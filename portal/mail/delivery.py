@@ -89,8 +89,14 @@ class PendingEmail:
     cause_id: int | None
     attachments: list = field(default_factory=list)
 
+    @classmethod
+    def from_row(cls, row) -> "PendingEmail":
+        """From the outbox columns by name: a query's row mapping, or a row as queue_claimed wrote it."""
+        return cls(*(row[name] for name in _PENDING_FIELDS))
 
-_PENDING_COLUMNS = [OutgoingEmail.__table__.c[f.name] for f in fields(PendingEmail) if f.name != "attachments"]
+
+_PENDING_FIELDS = tuple(f.name for f in fields(PendingEmail) if f.name != "attachments")
+_PENDING_COLUMNS = [OutgoingEmail.__table__.c[name] for name in _PENDING_FIELDS]
 _ATTACHMENT_COLUMNS = [
     OutgoingEmailAttachment.__table__.c[name] for name in ("email_id", "filename", "content_type", "data", "content_id")
 ]
@@ -636,12 +642,17 @@ class _LibpqMarks:
     def mark(self, ids: list[int]) -> None:
         for email_id in ids:  # PROGRESS_EVERY is 1: one id per call
             self.pgconn.send_query_prepared(b"", [utcnow().isoformat(" ").encode(), str(email_id).encode()])
-            self._check(self.pgconn.get_result())
-            while self.pgconn.get_result() is not None:
-                pass
+            self._check(self._result())
 
     def close(self) -> None:
         self.pgconn.nonblocking = self.was_nonblocking
+
+    def _result(self):
+        """The sent statement's result, and the end of its results read, as libpq requires before the next."""
+        result = self.pgconn.get_result()
+        while self.pgconn.get_result() is not None:
+            pass
+        return result
 
     @staticmethod
     def _check(result) -> None:
@@ -717,10 +728,10 @@ def load_batch(ids: list[int]) -> list[PendingEmail]:
     digest, and delivery only reads these rows and records outcomes by id.
     """
     rows = [
-        PendingEmail(*values)
-        for values in db.session.execute(
+        PendingEmail.from_row(row)
+        for row in db.session.execute(
             select(*_PENDING_COLUMNS).where(one_of(OutgoingEmail.id, ids)).order_by(OutgoingEmail.id)
-        )
+        ).mappings()
     ]
     by_id = {row.id: row for row in rows}
     for attachment in db.session.execute(

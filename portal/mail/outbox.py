@@ -141,16 +141,8 @@ def queue_claimed(messages: Sequence[PreparedEmail]) -> list[delivery.PendingEma
     sweeper sends what it had not, as for any abandoned claim.
     """
     lease = utcnow() + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-    claim = {"status": EmailStatus.SENDING.value, "attempts": 1, "lease_expires_at": lease}
-    return [
-        delivery.PendingEmail(
-            id=row["id"], name=row["name"], to_address=row["to_address"], from_address=row["from_address"],
-            subject=row["subject"], body_text=row["body_text"], body_html=row["body_html"], headers=row["headers"],
-            message_id=row["message_id"], attempts=1, deferrals=0, cause_kind=row["cause_kind"],
-            cause_id=row["cause_id"],
-        )
-        for row in _write_many(messages, claim)
-    ]
+    claim = {"status": EmailStatus.SENDING.value, "attempts": 1, "deferrals": 0, "lease_expires_at": lease}
+    return [delivery.PendingEmail.from_row(row) for row in _write_many(messages, claim)]
 
 
 def _write_many(messages: Sequence[PreparedEmail], state: dict) -> list[dict]:

@@ -13,6 +13,7 @@ from portal.mail.models import OutgoingEmail
 from portal.newsletter.models import Subscriber
 from portal.resources.highlights import digest_candidates
 from portal.resources.models import Resource
+from tests.support.broker import take_published
 from tests.support.digests import add_subscribers, compose_whole_edition, edition_counts, editions, highlighted_slugs
 from tests.support.mail import outbox
 from tests.support.newsletter import links_in, local_path
@@ -286,12 +287,11 @@ def test_the_schedules_come_from_config_and_a_bad_one_is_refused(make_app, tmp_p
 
 
 def test_a_compose_task_sends_its_own_batch_and_hands_only_the_next_batch_to_the_queue(
-    smtp_env, smtp_server, make_app, seeded, monkeypatch
+    smtp_env, smtp_server, make_app, seeded
 ):
     app = make_app(DIGEST_BATCH_SIZE=3)
     add_subscribers(app, 5)
-    published = []
-    monkeypatch.setattr("portal.celery_app.publish", lambda task, *args, **kwargs: published.append((task.name, args)))
+    take_published(app)  # what setting up the subscribers queued
     with app.app_context():
         edition, _ = service.start_edition("weekly", MONDAY)
         db.session.commit()
@@ -303,4 +303,4 @@ def test_a_compose_task_sends_its_own_batch_and_hands_only_the_next_batch_to_the
     assert sorted(r for m in smtp_server.wait_for(3) for r in m.recipients) == batch
     assert statuses == {to: "sent" for to in batch}
     # No delivery task: the next batch is the only work handed on.
-    assert published == [("portal.digests.compose_batch", (edition_id,))]
+    assert take_published(app) == [("portal.digests.compose_batch", (edition_id,))]
