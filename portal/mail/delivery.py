@@ -87,6 +87,8 @@ class PendingEmail:
     deferrals: int
     cause_kind: str | None
     cause_id: int | None
+    #: When the claim runs out and the sweeper may hand the row to another worker.
+    lease_expires_at: datetime
     attachments: list = field(default_factory=list)
 
     @classmethod
@@ -686,6 +688,7 @@ def _progress_marks(checkpoint):
         yield mark_in_session
         return
     raw = db.engine.raw_connection()
+    restored = False
     try:
         connection = raw.driver_connection
         connection.autocommit = True
@@ -695,10 +698,12 @@ def _progress_marks(checkpoint):
         marks.close()
         connection.execute("RESET synchronous_commit")
         connection.autocommit = False
-    except Exception:
-        raw.invalidate()  # never hand a connection in an unknown state back to the pool
-        raise
+        restored = True
     finally:
+        # Never hand a connection in an unknown state back to the pool, whatever
+        # stopped the batch (an error, a KeyboardInterrupt in a shell, a time limit).
+        if not restored:
+            raw.invalidate()
         raw.close()
 
 
@@ -744,12 +749,17 @@ def load_batch(ids: list[int]) -> list[PendingEmail]:
 
 
 def _send_batch(transport, rows: list[PendingEmail], outcome: BatchOutcome, mark) -> None:
+    if not rows:
+        return
     # Stop starting new sends halfway through the lease: the other half is
     # headroom for the last send to time out before anyone may claim these rows.
-    send_until = time.monotonic() + current_app.config["OUTBOX_LEASE_SECONDS"] / 2
+    # Counted from the lease itself, which began before the rows were written or
+    # loaded (for a compose task, before its COPY, commit and publish).
+    half_lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"] / 2)
+    send_until = min(row.lease_expires_at for row in rows) - half_lease
     withhold = withhold_reasons(rows)
     for index, row in enumerate(rows):
-        if index and time.monotonic() > send_until:
+        if index and utcnow() > send_until:
             released = [pending.id for pending in rows[index:]]
             _release(released)
             outcome.released.extend(released)

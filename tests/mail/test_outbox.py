@@ -1,4 +1,5 @@
 """The outbox: queued in the caller's transaction, delivered once by a real worker over real SMTP."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, deli
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.outbox import PreparedEmail, queue_claimed, queue_many
 from portal.mail.render import RenderedEmail
-from portal.mail.tasks import deliver_emails
+from portal.mail.tasks import deliver_emails, deliver_now
 from tests.support.broker import take_published
 from tests.support.database import BACKEND
 from tests.support.mail import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
@@ -173,14 +174,18 @@ def test_a_bulk_queue_stores_every_message_exactly_as_given(app):
     ]
 
 
+def prepared_for_readers(count: int, name: str = "digest") -> list[PreparedEmail]:
+    return [
+        PreparedEmail(name=name, to=f"reader{n}@example.org",
+                      rendered=RenderedEmail(subject=f"Issue {n}", text="Hello\n", html="<p>Hello</p>"),
+                      headers={}, cause=Cause("subscriber", n))
+        for n in range(count)
+    ]
+
+
 def test_messages_queued_claimed_wait_for_their_sender_and_fall_to_the_sweeper_when_its_lease_runs_out(app):
     with app.app_context():
-        pending = queue_claimed([
-            PreparedEmail(name="digest", to=f"reader{n}@example.org",
-                          rendered=RenderedEmail(subject=f"Issue {n}", text="Hello\n", html="<p>Hello</p>"),
-                          headers={}, cause=Cause("subscriber", n))
-            for n in range(2)
-        ])
+        pending = queue_claimed(prepared_for_readers(2))
         db.session.commit()
         publish_committed_tasks()
         ids = [p.id for p in pending]
@@ -198,3 +203,18 @@ def test_messages_queued_claimed_wait_for_their_sender_and_fall_to_the_sweeper_w
         )
         db.session.commit()
         assert delivery.due_email_ids() == ids
+
+
+def test_a_sender_of_its_own_messages_stops_at_half_the_lease_counted_from_when_it_wrote_them(
+    smtp_env, smtp_server, make_app
+):
+    app = make_app(OUTBOX_LEASE_SECONDS=2)
+    with app.app_context():
+        # Not "digest": its send-time check would withhold mail to readers who do not exist.
+        pending = queue_claimed(prepared_for_readers(3, name="notice"))
+        db.session.commit()
+        time.sleep(1.2)  # a slow commit and publish: over half the lease gone before the first send
+        outcome = deliver_now(pending)
+    assert (outcome["sent"], outcome["released"]) == (1, 2)
+    assert len(smtp_server.messages) == 1
+    assert take_published(app) == [("portal.deliver_emails", ([p.id for p in pending[1:]],))]
