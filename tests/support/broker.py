@@ -11,14 +11,15 @@ def take_published(app: Flask) -> list[tuple[str, tuple]]:
     taken = []
     with celery.connection_for_read() as connection:
         for name in sorted(queues):
-            queue = connection.SimpleQueue(name, no_ack=True)
-            try:
-                while True:
-                    try:
-                        message = queue.get(block=False)
-                    except queue.Empty:
-                        break
-                    taken.append((message.headers["task"], tuple(message.payload[0])))
-            finally:
-                queue.close()
+            with connection.SimpleQueue(name, no_ack=True) as queue:
+                taken.extend(_drain(queue))
     return taken
+
+
+def _drain(queue):
+    while True:
+        try:
+            message = queue.get_nowait()
+        except queue.Empty:
+            return
+        yield message.headers["task"], tuple(message.payload[0])
