@@ -3,8 +3,10 @@ import time
 
 import pyotp
 import segno
+from sqlalchemy import or_, update
 
 from portal.admin.models import AdminUser
+from portal.extensions import db
 
 ISSUER = "Summit Portal"
 #: Codes from the step before and after the current one are accepted too (clock drift).
@@ -38,7 +40,16 @@ def matching_step(secret: str, code: str, now: float | None = None) -> int | Non
 def use_code(account: AdminUser, code: str, secret: str | None = None) -> bool:
     """True when the code is right and has not been used before; records its step (the caller commits)."""
     step = matching_step(secret or account.totp_secret or "", code)
-    if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
+    if step is None:
         return False
-    account.totp_last_step = step
-    return True
+    # Hazard: sessions posting the same code at once all read the same old step, so
+    # a check in Python lets each of them in. The conditional UPDATE decides in the
+    # database instead: its row lock makes a concurrent one wait for this
+    # transaction, then re-read the step it wrote and match no row.
+    claimed = db.session.execute(
+        update(AdminUser)
+        .where(AdminUser.id == account.id,
+               or_(AdminUser.totp_last_step.is_(None), AdminUser.totp_last_step < step))
+        .values(totp_last_step=step)
+    )
+    return claimed.rowcount == 1

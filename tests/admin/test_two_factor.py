@@ -1,14 +1,18 @@
 """The optional second factor: set up with a code, asked at every login, codes good only once."""
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
-from sqlalchemy import select
+import pytest
+import requests
+from sqlalchemy import select, update
 
 from portal.admin.models import AdminUser
 from portal.extensions import db
-from tests.support.admin import ADMIN_EMAIL, add_account, csrf_of, log_in
-from tests.support.web import page_text
+from tests.support.admin import ADMIN_EMAIL, PASSWORD, add_account, csrf_of, log_in
+from tests.support.web import csrf_token_from, page_text
 
 
 def _enrol(client) -> str:
@@ -85,3 +89,47 @@ def test_the_code_step_expires_with_the_password_step(app, admin_client, monkeyp
     monkeypatch.setattr(views, "SECOND_FACTOR_WINDOW", -1)
     response = client.get("/admin/login/code")
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/login")
+
+
+def _past_the_password(server_url: str) -> tuple[requests.Session, str]:
+    """A browser session that typed the right password and now faces the code step; with its CSRF token."""
+    browser = requests.Session()
+    token = csrf_token_from(browser.get(server_url + "/admin/login", timeout=30).text)
+    response = browser.post(server_url + "/admin/login", allow_redirects=False, timeout=30,
+                            data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login/code"
+    return browser, csrf_token_from(browser.get(server_url + "/admin/login/code", timeout=30).text)
+
+
+RACING_SESSIONS = 6
+RACES = 5
+
+
+@pytest.mark.services
+def test_sessions_racing_with_one_code_let_exactly_one_in(portal_env, make_app, portal_server):
+    """Under SQLite every transaction takes the write lock first, so only PostgreSQL can interleave."""
+    portal_env["RATELIMIT_ENABLED"] = "0"
+    app = make_app()
+    account_id = add_account(app)
+    secret = pyotp.random_base32()
+    server = portal_server(workers=3, threads=4)
+    outcomes = []
+    for _ in range(RACES):
+        with app.app_context():  # each race a fresh code: no step used yet
+            db.session.execute(update(AdminUser).where(AdminUser.id == account_id)
+                               .values(totp_secret=secret, totp_last_step=None))
+            db.session.commit()
+        with ThreadPoolExecutor(max_workers=RACING_SESSIONS) as pool:
+            sessions = list(pool.map(lambda _: _past_the_password(server.url), range(RACING_SESSIONS)))
+        code = pyotp.TOTP(secret).now()
+        start = threading.Barrier(RACING_SESSIONS)
+
+        def post(session_and_token):
+            browser, token = session_and_token
+            start.wait()
+            return browser.post(server.url + "/admin/login/code", data={"csrf_token": token, "code": code},
+                                allow_redirects=False, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=RACING_SESSIONS) as pool:
+            outcomes.append(sorted(pool.map(post, sessions)))
+    assert outcomes == [[303] + [401] * (RACING_SESSIONS - 1)] * RACES, outcomes
