@@ -16,7 +16,7 @@ COPY migrations ./migrations
 # Editable, so the app finds templates/ and migrations/ beside the package as in development.
 RUN pip install --no-cache-dir -e .
 # md5-named, gzipped static files and their manifest, served with far-future caching.
-RUN SECRET_KEY=image-build-only flask --app portal digest compile
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" flask --app portal digest compile
 RUN mkdir -p /app/instance && chown portal:portal /app/instance
 USER portal
 

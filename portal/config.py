@@ -229,13 +229,45 @@ def uses_embedded_services(config: dict) -> bool:
     return config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config["REDIS_URL"]
 
 
+#: A key shorter than this can be guessed offline from any signed link or cookie.
+MIN_SECRET_KEY_BYTES = 32
+#: Keys printed in this repository or in Flask's documentation: anyone could sign with them.
+#: (.env.example leaves SECRET_KEY empty, which reads as the development key.)
+KNOWN_EXAMPLE_SECRET_KEYS = frozenset({
+    DEV_SECRET_KEY,
+    "image-build-only",
+    "dev",
+    "secret",
+    "changeme",
+    "change-me",
+    "your-secret-key",
+    "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",  # Flask's docs, "Configuration Handling"
+})
+HOW_TO_MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
 def check_production_safety(config: dict) -> None:
-    if config["SECRET_KEY"] == DEV_SECRET_KEY and not config["DEVELOPMENT"]:
-        # The development key is public: with it anyone could forge manage links and sessions.
-        raise ConfigError(
-            "Refusing to start: SECRET_KEY is not set; set it to a long random value "
-            "(for local development use `make run`, which sets PORTAL_DEVELOPMENT=1)."
-        )
+    """Refuse a SECRET_KEY anyone could know or guess: with it they could forge manage links and sessions.
+
+    A development portal (`make run` sets PORTAL_DEVELOPMENT=1) may use the public
+    development key, since it serves only this machine.
+    """
+    if config["DEVELOPMENT"]:
+        return
+    key = config["SECRET_KEY"]
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if key == DEV_SECRET_KEY:
+        problem = "SECRET_KEY is not set"
+    elif key in KNOWN_EXAMPLE_SECRET_KEYS:
+        problem = "SECRET_KEY is a published example value"
+    elif len(raw) < MIN_SECRET_KEY_BYTES:
+        problem = f"SECRET_KEY is {len(raw)} bytes long, fewer than {MIN_SECRET_KEY_BYTES}"
+    else:
+        return
+    raise ConfigError(
+        f"Refusing to start: {problem}; set it to a long random value made with `{HOW_TO_MAKE_A_KEY}` "
+        "(for local development use `make run`, which sets PORTAL_DEVELOPMENT=1)."
+    )
 
 
 def configure_session_cookie(config: dict) -> None:

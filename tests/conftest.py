@@ -31,7 +31,7 @@ def base_env(instance: Path, database_url: str) -> dict:
     env = {
         "PORTAL_INSTANCE_PATH": str(instance),
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret-key-" + RUN_ID,
+        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes-" + RUN_ID,
         "REDIS_URL": TEST_REDIS_URL if BACKEND == "services" else "",
         "MAIL_SERVER": "",
         "PORTAL_BASE_URL": "http://127.0.0.1:5000",

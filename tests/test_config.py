@@ -1,13 +1,14 @@
 """Configuration comes from the environment, and unsafe production settings stop the app."""
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from portal.config import DEV_SECRET_KEY, ConfigError, load_config
+from portal.config import DEV_SECRET_KEY, KNOWN_EXAMPLE_SECRET_KEYS, ConfigError, load_config
 from tests.support.web import csrf_token_from
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,3 +96,36 @@ def test_over_https_the_session_cookie_is_secure_and_host_prefixed(make_app, por
 def test_over_plain_http_the_session_cookie_keeps_its_plain_name(client):
     client.get("/newsletter/")
     assert client.get_cookie("session") is not None
+
+
+@pytest.mark.parametrize("key", ["x", "a-31-byte-key-that-is-too-short"])
+def test_a_secret_key_shorter_than_32_bytes_is_refused(make_app, portal_env, key):
+    portal_env["SECRET_KEY"] = key
+    with pytest.raises(ConfigError) as excinfo:
+        make_app()
+    assert f"SECRET_KEY is {len(key)} bytes long" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("key", sorted(KNOWN_EXAMPLE_SECRET_KEYS - {DEV_SECRET_KEY}))
+def test_a_published_example_secret_key_is_refused(make_app, portal_env, key):
+    portal_env["SECRET_KEY"] = key
+    with pytest.raises(ConfigError):
+        make_app()
+
+
+def test_a_long_random_secret_key_starts_the_portal(make_app, portal_env):
+    portal_env["SECRET_KEY"] = secrets.token_urlsafe(32)  # 43 characters from 32 random bytes
+    assert make_app().config["SECRET_KEY"] == portal_env["SECRET_KEY"]
+
+
+def test_a_weak_key_is_refused_in_one_line_that_says_how_to_make_one(tmp_path):
+    env = {**os.environ, "SECRET_KEY": "x", "PORTAL_INSTANCE_PATH": str(tmp_path),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}", "REDIS_URL": ""}
+    env.pop("PORTAL_DEVELOPMENT", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "portal", "routes"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0
+    assert len(lines) == 1 and 'python -c "import secrets; print(secrets.token_urlsafe(48))"' in lines[0], lines

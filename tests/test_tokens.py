@@ -70,7 +70,7 @@ def test_a_token_signed_with_another_key_is_invalid(make_app):
     first = make_app()
     with first.app_context():
         token = make_token("newsletter-confirm", 42)
-    second = make_app(SECRET_KEY="another-key")
+    second = make_app(SECRET_KEY="another-secret-key-of-at-least-32-bytes")
     with second.app_context(), pytest.raises(TokenInvalid):
         read_token("newsletter-confirm", token, max_age=DAY)
 
@@ -109,5 +109,5 @@ def test_a_signed_value_older_than_its_max_age_is_expired(app, monkeypatch):
 def test_a_signed_value_from_another_key_is_invalid(make_app):
     with make_app().app_context():
         signed = sign_value("consent-cookie", ["analytics"])
-    with make_app(SECRET_KEY="another-key").app_context(), pytest.raises(TokenInvalid):
+    with make_app(SECRET_KEY="another-secret-key-of-at-least-32-bytes").app_context(), pytest.raises(TokenInvalid):
         read_signed_value("consent-cookie", signed, max_age=DAY)

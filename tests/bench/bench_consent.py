@@ -86,7 +86,7 @@ def run() -> list[Row]:
     from tests.bench.consent_app import BARE_AUTOCOMMIT_PATH, BARE_PATH, BARE_TABLE_DDL
 
     with bench_database("bench_consent") as url, tempfile.TemporaryDirectory() as instance:
-        env = {"DATABASE_URL": url, "PORTAL_INSTANCE_PATH": instance, "SECRET_KEY": "bench-consent-secret",
+        env = {"DATABASE_URL": url, "PORTAL_INSTANCE_PATH": instance, "SECRET_KEY": "bench-consent-secret-key-of-32-bytes",
                "REDIS_URL": "", "RATELIMIT_ENABLED": "0", "PORTAL_BASE_URL": "http://127.0.0.1:5000"}
         with environ(env):
             app = create_app()

@@ -194,7 +194,7 @@ def run() -> list[Row]:
     from tests.support.events import build_event
 
     with bench_database("bench_exports") as url, tempfile.TemporaryDirectory() as instance:
-        with environ({"DATABASE_URL": url, "PORTAL_INSTANCE_PATH": instance, "SECRET_KEY": "bench-exports",
+        with environ({"DATABASE_URL": url, "PORTAL_INSTANCE_PATH": instance, "SECRET_KEY": "bench-exports-secret-key-of-32-bytes",
                       "REDIS_URL": "", "PORTAL_BASE_URL": "http://127.0.0.1:5000"}):
             app = create_app({"RATELIMIT_ENABLED": False})
             with app.app_context():

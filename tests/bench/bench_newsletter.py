@@ -85,7 +85,7 @@ def run() -> list[Row]:
     from portal.extensions import db
 
     with bench_database("bench_newsletter") as url, tempfile.TemporaryDirectory() as instance:
-        with environ({"DATABASE_URL": url, "PORTAL_INSTANCE_PATH": instance, "SECRET_KEY": "bench-newsletter",
+        with environ({"DATABASE_URL": url, "PORTAL_INSTANCE_PATH": instance, "SECRET_KEY": "bench-newsletter-secret-key-of-32-bytes",
                       "REDIS_URL": "", "PORTAL_BASE_URL": "http://127.0.0.1:5000"}):
             app = create_app({"RATELIMIT_ENABLED": False})
             slug = _setup(app)
