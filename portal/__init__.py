@@ -30,6 +30,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         template_folder=str(project_root / "templates"),
         static_folder="static",
     )
+    from portal.forms import PortalRequest
+
+    app.request_class = PortalRequest
     app.config.from_mapping(load_config(app.instance_path))
     if overrides:
         app.config.from_mapping(overrides)

@@ -7,12 +7,12 @@ everything anyway; refusing these keeps the data clean for badges, exports
 and email headers.
 """
 import re
-
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl
 
 from email_validator import EmailNotValidError, validate_email
-from flask import request
+from flask import Request, request
 from flask_wtf import FlaskForm
+from werkzeug.formparser import FormDataParser
 from wtforms.validators import DataRequired, Length, ValidationError
 
 FILE_IN_TEXT_FIELD = "Please type this in: files cannot be sent with this form."
@@ -24,8 +24,8 @@ class TextForm(FlaskForm):
     Flask-WTF mixes uploaded files into the form data, and a file object where a
     validator expects text would be a 500. Files are left out instead, and any
     field a file was sent for fails with its own message. Bytes that are not
-    UTF-8 would reach a field as literal "%FF" (urlencoded) or as U+FFFD
-    (multipart) and be stored and mailed like that: such a field fails too.
+    UTF-8 reach a field as U+FFFD (see PortalRequest), and would be stored
+    and mailed like that: such a field fails too.
     """
 
     class Meta(FlaskForm.Meta):
@@ -59,17 +59,30 @@ NOT_UTF8 = "Some characters here could not be read. Please type this again."
 
 
 def _undecodable_fields() -> set[str]:
-    """Names of posted fields whose raw value is not valid UTF-8."""
-    if request.mimetype == "application/x-www-form-urlencoded":
-        names = set()
-        for pair in request.get_data(cache=True).split(b"&"):
-            name, _, value = pair.partition(b"=")
-            try:
-                unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
-            except UnicodeDecodeError:
-                names.add(unquote_to_bytes(name).decode("utf-8", "replace"))
-        return names
+    """Names of posted fields whose raw value was not valid UTF-8 (decoded to U+FFFD by PortalRequest)."""
     return {name for name, value in request.form.items(multi=True) if "\ufffd" in value}
+
+
+class _ReplacingFormDataParser(FormDataParser):
+    """Urlencoded bodies decoded as multipart ones are: a byte that is not UTF-8 becomes U+FFFD.
+
+    Werkzeug turns such a byte in an urlencoded value back into the text "%FF",
+    which cannot be told from a visitor who typed "%FF"; and the raw body is
+    gone by the time a form sees the data (the CSRF check parses it first).
+    """
+
+    def parse(self, stream, mimetype, content_length, options=None):
+        if mimetype != "application/x-www-form-urlencoded":
+            return super().parse(stream, mimetype, content_length, options)
+        # The stream is already limited to MAX_CONTENT_LENGTH, as for Werkzeug's own parser.
+        text = stream.read().decode("utf-8", "replace")
+        return stream, self.cls(parse_qsl(text, keep_blank_values=True, errors="replace")), self.cls()
+
+
+class PortalRequest(Request):
+    """The app's request class (create_app sets it): forms decoded by _ReplacingFormDataParser."""
+
+    form_data_parser_class = _ReplacingFormDataParser
 
 
 # C0 controls (CR, LF, TAB...), DEL, C1 controls, and the Unicode line/paragraph separators.
