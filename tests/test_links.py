@@ -130,3 +130,33 @@ def test_the_portal_answers_to_its_own_host_and_to_trusted_extra_names(make_app,
     assert client.get("/", headers={"Host": "127.0.0.1"}).status_code == 400
     # A health check by address still gets its answer.
     assert client.get("/healthz", headers={"Host": "10.0.0.7:8000"}).status_code == 200
+
+
+@pytest.mark.parametrize(("target", "followed"), [
+    ("/resources?topic=journals#list", "/resources?topic=journals#list"),
+    ("/\t/evil.example/x", None),  # a browser drops the tab: //evil.example/x
+    ("/\\evil.example", None),  # a backslash is a slash: //evil.example
+    ("\\\\evil.example", None),
+    (" \x00//evil.example", None),  # controls and spaces at the ends are trimmed first
+    ("/re\nsources", "/resources"),
+    ("https://evil.example/", None),
+    ("javascript:alert(1)", None),
+    ("evil.example", None),
+    ("/a\x00b", None),
+    ("", None),
+    (None, None),
+])
+def test_a_way_back_is_followed_only_as_a_path_on_this_site_read_as_a_browser_reads_it(target, followed):
+    from portal.links import safe_redirect_path
+
+    assert safe_redirect_path(target) == followed
+
+
+@pytest.mark.parametrize(("target", "followed"), [
+    ("/admin", "/admin"), ("/admin/audit?page=2", "/admin/audit?page=2"), ("/administrator", None),
+    ("/admin/../newsletter/", None), ("/admin/%2E%2E/newsletter/", None), ("/newsletter/", None),
+])
+def test_a_way_back_can_be_kept_within_one_part_of_the_site(target, followed):
+    from portal.links import safe_redirect_path
+
+    assert safe_redirect_path(target, within="/admin") == followed

@@ -7,7 +7,6 @@ Pages are private: never cached, never indexed.
 import tempfile
 import time
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -53,6 +52,7 @@ from portal.celery_app import enqueue_item_after_commit
 from portal.database import LockTimeout, utcnow
 from portal.extensions import db, limiter
 from portal.forms import ButtonForm
+from portal.links import safe_redirect_path
 from portal.mail.delivery import requeue_failed
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.tasks import deliver_emails
@@ -140,7 +140,7 @@ def login():
             db.session.commit()  # the failed attempt stays in the audit log
             error = LOGIN_FAILED
         else:
-            next_path = _safe_next(request.args.get("next"))
+            next_path = safe_redirect_path(request.args.get("next"), within="/admin")
             # Nothing from before the password survives into what follows.
             session.clear()
             if account.totp_secret is not None:
@@ -228,18 +228,6 @@ def logout():
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for(".login"), code=303)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only back to an admin page of this site (Flask-Login passes the full URL): never an open redirect."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if (parts.scheme and parts.scheme not in ("http", "https")) or (parts.netloc and parts.netloc != request.host):
-        return None
-    if not parts.path.startswith("/admin") or "//" in parts.path or "\\" in parts.path:
-        return None
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 # --- The event being looked at -------------------------------------------------------------

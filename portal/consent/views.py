@@ -9,6 +9,7 @@ from portal.consent.registry import (
 from portal.consent.state import allows, current_choice, gpc_signal, visitor_language
 from portal.database import commit_each_statement
 from portal.extensions import csrf, db, limiter
+from portal.links import safe_redirect_path
 
 bp = Blueprint("consent", __name__)
 
@@ -39,13 +40,6 @@ def _consent_banner():
     return {"consent_banner": consent_banner}
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: "//evil.example" or "https://..." would be an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("pages.home")
-    return target
-
-
 @bp.post("/consent")
 def decide():
     # CSRFProtect has already checked the token before this view runs; the fields are
@@ -73,7 +67,8 @@ def decide():
         response = jsonify(granted=sorted(choice.granted), consent_id=choice.consent_id)
     else:
         # A bare 303: a browser follows it without showing a body, so none is built.
-        response = Response(status=303, headers={"Location": _safe_next(request.form.get("next"))})
+        back = safe_redirect_path(request.form.get("next")) or url_for("pages.home")
+        response = Response(status=303, headers={"Location": back})
     response.set_cookie(
         CONSENT_COOKIE, cookie, max_age=int(service.COOKIE_MAX_AGE.total_seconds()), httponly=True,
         samesite="Lax", secure=request.is_secure or current_app.config["PORTAL_BASE_URL"].startswith("https://"),

@@ -1,6 +1,7 @@
 """Admin login: one answer for every failure, rate limits, session rotation, roles, logout, idle timeout."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from portal.admin.models import AdminSession, AdminUser, AuditEvent
@@ -78,6 +79,13 @@ def test_login_returns_to_the_page_asked_for_but_never_off_site(app, client):
     assert log_in(client, next_path="/admin/audit").headers["Location"] == "/admin/audit"
     other = app.test_client()
     assert log_in(other, next_path="https://evil.example/admin").headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/admin", "/%5Cevil.example/admin", "%20//evil.example/admin",
+                                    "/admin/../evil", "/admin/%2e%2e/evil", "/administrator"])
+def test_login_never_follows_a_way_back_a_browser_would_read_as_off_site_or_outside_admin(app, client, target):
+    add_account(app)
+    assert log_in(client, next_path=target).headers["Location"] == "/admin/"
 
 
 def test_logout_ends_the_session_on_the_server(app, admin_client):

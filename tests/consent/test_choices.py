@@ -94,10 +94,19 @@ def test_a_new_policy_version_asks_again(make_app):
     assert ' hidden' not in html.split('id="consent-banner"')[1].split(">")[0]
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", ""])
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "",
+                                    "/\t/evil.example/x", "/\n/evil.example/x", " //evil.example/x",
+                                    "\\/evil.example/x", "/\r\n/evil.example/x"])
 def test_the_way_back_never_leaves_the_site(client, target):
     response = decide(client, "reject_all", next_path=target)
     assert response.headers["Location"] == "/"
+
+
+def test_a_newline_in_the_way_back_is_dropped_as_a_browser_would_not_a_server_error(client):
+    response = decide(client, "reject_all", next_path="/resources\r\nSet-Cookie: planted=1")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/resourcesSet-Cookie:%20planted=1"
+    assert "planted" not in {header.split("=")[0] for header in response.headers.getlist("Set-Cookie")}
 
 
 @pytest.mark.parametrize("fields", [{"action": "sell_my_data"}, {"action": "custom", "categories": ["necessary"]},
