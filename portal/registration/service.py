@@ -761,11 +761,17 @@ def handle_lost_link_request(email: str, payload: dict) -> str:
     however many people type the address in.
     """
     now = utcnow()
-    registrations = db.session.scalars(
-        select(Registration)
+    # Hazard: tasks for one address running at once would each count the links sent
+    # so far and each send one more. Their row locks make them count one after the
+    # other (taken in id order, so two such tasks cannot deadlock). Only the ids are
+    # selected FOR UPDATE: PostgreSQL refuses it on the registration's joined loads.
+    locked_ids = select_for_update(
+        select(Registration.id)
         .where(Registration.email_key == address_key(email), Registration.status != CANCELLED)
-        .order_by(Registration.id)
-    ).all()
+        .order_by(Registration.id),
+        timeout_ms=current_app.config["REGISTRATION_LOCK_TIMEOUT_MS"],
+    ).scalars().all()
+    registrations = [db.session.get(Registration, registration_id) for registration_id in locked_ids]
     outcome = "unknown"
     for registration in registrations:
         if registration.event.ends_at <= now:

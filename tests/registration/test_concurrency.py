@@ -6,8 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import requests
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from portal.deferred import tasks
+from portal.deferred.models import DeferredRequest
 from portal.extensions import db
 from portal.registration import service
 from portal.registration.errors import RegistrationBusy
@@ -216,3 +219,45 @@ def test_cancel_waiting_for_a_held_lock_is_busy_too_and_changes_nothing(make_app
                 service.cancel_registration(registration.id)
         holder.rollback()
     assert registrations(app, slug)[0].status == "confirmed"
+
+
+@pytest.mark.services
+def test_twenty_lost_link_requests_for_one_address_at_once_send_no_more_than_the_daily_cap(
+        race_env, make_app, registration_server):
+    app = make_app(RATELIMIT_ENABLED=False, REGISTRATION_LOCK_TIMEOUT_MS=PATIENT_LOCK_MS)
+    server = registration_server(workers=4, threads=4)
+    slug = new_event(app)
+    register(app.test_client(), slug, email="ada@example.org")
+    visitors = browser_sessions(server.url, 20)
+    start = threading.Barrier(len(visitors))
+
+    def ask(visitor):
+        session, token = visitor
+        start.wait()
+        return session.post(server.url + "/manage/lost-link", data={"email": "ada@example.org", "csrf_token": token},
+                            timeout=60)
+
+    with ThreadPoolExecutor(max_workers=len(visitors)) as pool:
+        responses = list(pool.map(ask, visitors))
+    assert_no_server_errors(responses)
+    with app.app_context():
+        request_ids = list(db.session.scalars(select(DeferredRequest.id)))
+        db.session.remove()
+    assert len(request_ids) == 20
+
+    # Every request's task at the same moment, as twenty workers would run them.
+    decide = threading.Barrier(len(request_ids))
+
+    def handle(request_id):
+        with app.app_context():
+            decide.wait()
+            try:
+                return tasks.handle_deferred_request(request_id)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=len(request_ids)) as pool:
+        outcomes = list(pool.map(handle, request_ids))
+    cap = app.config["REGISTRATION_VISITOR_EMAILS_PER_DAY"]
+    assert sorted(outcomes) == ["capped"] * (20 - cap) + ["sent"] * cap
+    assert len(outbox(app, "registration_link")) == cap
