@@ -248,13 +248,18 @@ def send_digests():
 @bp.post("/digests/preview")
 @admin_only
 def preview_digest():
-    """One subscriber's next digest, as it would read now; nothing is queued."""
+    """One subscriber's next digest, as it would read now; nothing is queued, the look-up is audited."""
     form = DigestPreviewForm()
     if not form.validate_on_submit():
         return _digests_page(preview_form=form, status=400)
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_key == address_key(form.email.data)))
+    # Looking a person up is itself audited, found or not; _digests_page commits the row.
+    # The typed address is not kept: an address that matches nobody is no one's business here.
+    found = subscriber is not None and subscriber.is_confirmed
+    record_action(current_user, "digest_preview", f"subscriber {subscriber.id}" if subscriber else "",
+                  {"found": found})
     try:
-        if subscriber is None or not subscriber.is_confirmed:
+        if not found:
             raise UnknownSubscriber(form.email.data)
         preview = digest_service.preview_digest(subscriber.id)
     except UnknownSubscriber:

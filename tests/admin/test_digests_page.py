@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from portal.newsletter.models import Subscriber
 from portal.resources.models import Resource
-from tests.support.admin import csrf_of
+from tests.support.admin import ADMIN_EMAIL, csrf_of
 from tests.support.digests import add_subscribers, compose_whole_edition, editions
 from tests.support.mail import outbox
 from tests.support.web import page_text
@@ -139,3 +139,16 @@ def test_an_address_that_is_no_confirmed_subscriber_is_a_field_error(seeded, adm
         assert response.status_code == 400, address
         error = re.search(r'id="email-error">(.*?)</p>', response.get_data(as_text=True)).group(1)
         assert "No confirmed subscriber has this address." in error
+
+
+def test_every_preview_look_up_of_a_subscriber_is_audited_found_or_not(seeded, admin_client):
+    reader, = add_subscribers(seeded, 1)
+    assert _post(admin_client, "/admin/digests/preview", email="person0@example.org").status_code == 200
+    assert _post(admin_client, "/admin/digests/preview", email="nobody@example.org").status_code == 400
+    with seeded.app_context():
+        rows = db.session.execute(select(AuditEvent.actor_email, AuditEvent.target, AuditEvent.detail)
+                                  .where(AuditEvent.action == "digest_preview").order_by(AuditEvent.id)).all()
+    assert [tuple(row) for row in rows] == [
+        (ADMIN_EMAIL, f"subscriber {reader}", {"found": True}),
+        (ADMIN_EMAIL, "", {"found": False}),
+    ]
