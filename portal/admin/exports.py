@@ -2,8 +2,10 @@
 
 Formula injection: a cell that starts with = + - @ (or tab, CR, LF, NUL, which
 some spreadsheets skip before looking for those) would be run as a formula when
-a CSV is opened. Such a CSV cell gets a leading apostrophe, which spreadsheets
-read as "this is text" and hide. Nothing is ever stripped: removing the "-"
+a CSV is opened. Such a CSV cell gets a leading apostrophe, as OWASP advises.
+Spreadsheets opening a CSV do not hide it (LibreOffice shows it, as do Python's
+csv and pandas), so an escaped "=1+2" and a value that really is "'=1+2" read
+the same; the export forms say so. Nothing is ever stripped: removing the "-"
 would silently turn "-5" into "5". In XLSX every cell is written as a string
 cell, which no spreadsheet evaluates, so values stay exactly as they were.
 

@@ -151,3 +151,17 @@ def test_subscriber_and_consent_exports_download(app, admin_client):
         response = admin_client.post(path, data={"csrf_token": token, "file_format": "csv"}, buffered=True)
         assert response.status_code == 200 and response.content_type.startswith("text/csv"), path
         assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_every_export_form_says_csv_shows_an_apostrophe_and_xlsx_keeps_values_exact(app, admin_client, make_event):
+    slug = make_event()
+    attendees = admin_client.get(f"/admin/attendees?event={slug}").get_data(as_text=True)
+    exports = admin_client.get("/admin/exports").get_data(as_text=True)
+    # The attendee export, then the subscriber and consent log exports: each form's choice of format.
+    choices = [part.split("</fieldset>")[0] for page in (attendees, exports)
+               for part in page.split("<legend>Format</legend>")[1:]]
+    assert len(choices) == 3
+    for choice in choices:
+        assert "Excel (XLSX) keeps every value exactly as stored" in choice
+        assert "CSV puts an apostrophe in front of a cell that starts with =, +, -, @" in choice
+        assert "spreadsheets show that apostrophe" in choice
