@@ -9,9 +9,9 @@ from tests.support.email_kinds import every_kind_wire_bytes, production_like_app
 
 #: The highest score a message may get; SpamAssassin calls 5.0 spam, and mailbox providers add their own weight.
 MAX_SCORE = 1.0
-# Written by SpamAssassin on each message it passes through: the total, then every rule hit with its score.
-REPORT_HEADER = "X-Spam-Portal-Rules"
-_REPORT = re.compile(rf"^{REPORT_HEADER}: (-?[\d.]+) ?(.*?)\r?\n(?=\S)", re.MULTILINE | re.DOTALL)
+# A header SpamAssassin adds to each message it checks: the total, then every rule hit with its score.
+_ADD_REPORT = "--cf=add_header all Portal-Rules _SCORE_ _TESTSSCORES(,)_"
+_REPORT = re.compile(r"^X-Spam-Portal-Rules: (-?[\d.]+) ?(.*?)\r?\n(?=\S)", re.MULTILINE | re.DOTALL)
 
 
 @pytest.fixture
@@ -26,17 +26,20 @@ def spamassassin_scores(messages: dict[str, bytes], workdir) -> dict[str, tuple[
         path = workdir / f"{kind}.eml"
         path.write_bytes(data)
         paths.append(str(path))
-    home = workdir / "home"  # SpamAssassin keeps its per-user state (Bayes, preferences) under HOME
+    # SpamAssassin keeps per-user state (Bayes data, preferences) under HOME: an empty one, so
+    # the score is the shipped rules' alone and nothing is learnt from these messages.
+    home = workdir / "home"
     home.mkdir()
     result = subprocess.run(
-        ["spamassassin", "--local", "--nocreate-prefs", f"--cf=add_header all {REPORT_HEADER[len('X-Spam-'):]} _SCORE_ _TESTSSCORES(,)_", *paths],
+        ["spamassassin", "--local", "--nocreate-prefs", _ADD_REPORT, *paths],
         capture_output=True, env={**os.environ, "HOME": str(home)}, timeout=120,
     )
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     # The messages come back in the order given, each with its report header added.
     reports = _REPORT.findall(result.stdout.decode("ascii", errors="replace"))
     assert len(reports) == len(paths), result.stdout[-2000:]
-    return {kind: (float(score), "".join(rules.split()).replace(",", ", ")) for kind, (score, rules) in zip(messages, reports)}
+    return {kind: (float(score), "".join(rules.split()).replace(",", ", "))  # the header comes folded
+            for kind, (score, rules) in zip(messages, reports)}
 
 
 def test_every_email_kind_scores_at_most_one_point(wire, tmp_path):
