@@ -51,6 +51,14 @@ $(NODE_STAMP): package.json package-lock.json
 
 node-tools: $(NODE_STAMP)
 
+# khal, the calendar program the registration tests import the emailed .ics files into.
+.PHONY: calendar-tools
+calendar-tools:
+	@command -v khal >/dev/null || { echo "Installing khal for the calendar tests"; \
+	  [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq khal >/dev/null; }
+test test-embedded test-services: calendar-tools
+
 # Reuse PostgreSQL and Redis when they answer; otherwise install (Debian packages) and start them.
 services: $(STAMP)
 	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT) 2>/dev/null; then \

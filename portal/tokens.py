@@ -79,8 +79,8 @@ def make_token(purpose: str, subject: str | int, version: int = 1) -> str:
     return _timestamp_signer(current_app.config["SECRET_KEY"], purpose).sign(base64_encode(payload)).decode("ascii")
 
 
-def read_token(purpose: str, token: str, max_age: float) -> TokenClaims:
-    """Verify signature, purpose and age; raise TokenExpired or TokenInvalid."""
+def read_token(purpose: str, token: str, max_age: float | None) -> TokenClaims:
+    """Verify signature, purpose and age (none with max_age None); raise TokenExpired or TokenInvalid."""
     serializer = _serializer(current_app.config["SECRET_KEY"], purpose)
     try:
         payload = serializer.loads(token, max_age=max_age)

@@ -3,10 +3,12 @@ from datetime import timedelta
 
 from flask import Flask
 
-from portal.mail.outbox import Attachment, Cause, EmailContent, email, queue_email
+from portal.mail.outbox import Attachment, Cause, EmailContent, email, queue_email, sender_domain
 from portal.mail.validation import InvalidEmailError
 
-__all__ = ["Attachment", "Cause", "EmailContent", "InvalidEmailError", "email", "init_app", "queue_email"]
+__all__ = [
+    "Attachment", "Cause", "EmailContent", "InvalidEmailError", "email", "init_app", "queue_email", "sender_domain",
+]
 
 MAIL_QUEUE = "mail"
 

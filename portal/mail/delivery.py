@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from email import encoders
 from email.generator import BytesGenerator
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -329,8 +329,8 @@ def _text_body(text: str) -> tuple[str, str]:
 
 
 def _attachment_part(attachment) -> MIMEBase:
-    maintype, _, subtype = attachment.content_type.partition("/")
-    part = MIMEBase(maintype, subtype)
+    maintype, subtype, params = _content_type(attachment.content_type)
+    part = MIMEBase(maintype, subtype, **dict(params))
     part.set_payload(attachment.data)
     encoders.encode_base64(part)
     # RFC 2231 for a filename that is not ASCII.
@@ -341,6 +341,14 @@ def _attachment_part(attachment) -> MIMEBase:
     else:
         part.add_header("Content-Disposition", "attachment", filename=filename)
     return part
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type(value: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Type, subtype and parameters of an attachment's content type, e.g. a calendar's charset and method."""
+    header = Message()
+    header["Content-Type"] = value
+    return header.get_content_maintype(), header.get_content_subtype(), tuple(header.get_params()[1:])
 
 
 # ---------------------------------------------------------------- transports

@@ -11,9 +11,9 @@ sends it later.
 """
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from datetime import timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import current_app
 from sqlalchemy import insert, text
@@ -21,7 +21,6 @@ from sqlalchemy import insert, text
 from portal.celery_app import enqueue_item_after_commit
 from portal.database import bulk_insert, is_postgresql, utcnow
 from portal.extensions import db
-from portal.links import portal_host
 from portal.mail import delivery
 from portal.mail.models import EmailStatus, OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import RenderedEmail, render_email
@@ -33,6 +32,25 @@ from portal.mail.validation import check_address, check_attachment, check_header
 # SQLite: rows per INSERT ... RETURNING statement in queue_many (PostgreSQL reserves the ids
 # and needs no RETURNING: see _reserve_ids).
 INSERT_PAGE_ROWS = 10
+
+
+def sender_domain() -> str:
+    """The domain of MAIL_DEFAULT_SENDER, for Message-IDs, calendar UIDs, content ids and List-Id.
+
+    Ids minted under the sender's own domain are ones nobody else mints, and they stay
+    the same when the portal moves to another address (a calendar keeps recognising
+    its entries); a base URL on an IP address or behind a proxy would say nothing.
+    """
+    return _domain_of(current_app.config["MAIL_DEFAULT_SENDER"])
+
+
+@lru_cache(maxsize=8)
+def _domain_of(sender: str) -> str:
+    domain = parseaddr(sender)[1].rpartition("@")[2].strip().lower()
+    if not domain:
+        return "portal.localhost"
+    # Message-IDs and UIDs are ASCII: an internationalized domain goes in its IDNA form.
+    return domain if domain.isascii() else domain.encode("idna").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,7 @@ def queue_email(
         body_text=rendered.text,
         body_html=rendered.html,
         headers=dict(headers or {}),
-        message_id=make_msgid(domain=portal_host()),
+        message_id=make_msgid(domain=sender_domain()),
         cause_kind=cause.kind if cause else None,
         cause_id=cause.id if cause else None,
         attachments=[
@@ -150,7 +168,7 @@ def _write_many(messages: Sequence[PreparedEmail], state: dict) -> list[dict]:
     if not messages:
         return []
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    host = portal_host()
+    domain = sender_domain()
     rows = []
     for message in messages:
         check_address("recipient", message.to)
@@ -160,7 +178,7 @@ def _write_many(messages: Sequence[PreparedEmail], state: dict) -> list[dict]:
             "name": message.name, "to_address": message.to, "from_address": sender,
             "subject": message.rendered.subject, "body_text": message.rendered.text,
             "body_html": message.rendered.html, "headers": dict(message.headers),
-            "message_id": make_msgid(domain=host), "cause_kind": message.cause.kind,
+            "message_id": make_msgid(domain=domain), "cause_kind": message.cause.kind,
             "cause_id": message.cause.id, **state,
         })
     if is_postgresql():

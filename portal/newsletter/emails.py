@@ -1,7 +1,8 @@
 """Every email a subscriber can get. Each function returns its context (see portal.mail).
 
 Emails to a confirmed subscriber carry the list headers of RFC 2369 and
-RFC 8058, so mail clients offer their own one-click "Unsubscribe" button.
+RFC 8058, so mail clients offer their own "Unsubscribe" button (one click
+when the portal's links are https).
 Every message is withheld at send time when its recipient erased their data
 in the meantime; list mail also when they unsubscribed.
 """
@@ -10,8 +11,8 @@ from sqlalchemy import select
 
 from portal.database import one_of
 from portal.extensions import db
-from portal.links import absolute_url, portal_host
-from portal.mail import Cause, EmailContent, email
+from portal.links import absolute_url
+from portal.mail import Cause, EmailContent, email, sender_domain
 from portal.mail.validation import address_key
 from portal.newsletter.models import Subscriber, SubscriberStatus
 from portal.newsletter.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_subscriber_token
@@ -30,16 +31,20 @@ def list_headers(subscriber: Subscriber, unsubscribe: str | None = None) -> dict
     """List-Unsubscribe (+ -Post for one click) and List-Id, for every mail to a subscriber.
 
     `unsubscribe`: the subscriber's unsubscribe URL when the caller already made one.
+    RFC 8058 allows List-Unsubscribe-Post only with an https URI: over plain
+    http a mailbox provider would POST the token in clear text on the reader's
+    behalf, so the link is then offered for the reader to open, not one-click.
     """
-    targets = [f"<{unsubscribe or unsubscribe_url(subscriber)}>"]
+    url = unsubscribe or unsubscribe_url(subscriber)
+    targets = [f"<{url}>"]
     mailto = current_app.config["NEWSLETTER_UNSUBSCRIBE_MAILTO"]
     if mailto:
         targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
-    return {
-        "List-Unsubscribe": ", ".join(targets),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"Summit Portal newsletter <newsletter.{portal_host()}>",
-    }
+    headers = {"List-Unsubscribe": ", ".join(targets)}
+    if url.startswith("https://"):
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["List-Id"] = f"Summit Portal newsletter <newsletter.{sender_domain()}>"
+    return headers
 
 
 def _withheld(rows, list_mail: bool) -> dict[int, str]:

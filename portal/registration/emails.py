@@ -12,9 +12,9 @@ import io
 import segno
 from flask import current_app
 
-from portal.links import absolute_url, portal_host
-from portal.mail import Attachment, Cause, EmailContent, email
-from portal.registration.ics import cancellation_calendar, registration_calendar
+from portal.links import absolute_url
+from portal.mail import Attachment, Cause, EmailContent, email, sender_domain
+from portal.registration.ics import cancellation_calendar, content_type, registration_calendar
 from portal.registration.tokens import make_manage_token, make_verify_token
 from portal.resources.highlights import email_highlights
 
@@ -63,17 +63,21 @@ def _content(registration, attachments=(), **extra) -> EmailContent:
     )
 
 
+def calendar_attachment(filename: str, calendar: bytes) -> Attachment:
+    return Attachment(filename, content_type(calendar), calendar)
+
+
 def _seat_content(registration, extra_attachments=(), **extra) -> EmailContent:
     """For emails that leave the attendee with a seat: QR code inline, .ics attached.
 
     The costly part of a confirmation (about 2 ms of CPU), which is why the
     registration POST leaves it to a task.
     """
-    qr_cid = f"checkin-{registration.code}@{portal_host()}"
+    qr_cid = f"checkin-{registration.code}@{sender_domain()}"
     calendar = registration_calendar(registration, absolute_url("registration.lost_link"), event_url(registration.event))
     seat_attachments = [
         Attachment(f"check-in-{registration.code}.png", "image/png", checkin_qr_png(registration.code), qr_cid),
-        Attachment(f"{registration.event.slug}.ics", "text/calendar", calendar),
+        calendar_attachment(f"{registration.event.slug}.ics", calendar),
     ]
     return _content(registration, attachments=[*seat_attachments, *extra_attachments], qr_cid=qr_cid, **extra)
 
@@ -105,7 +109,7 @@ def send_changed(registration, changes: list[str], position: int | None, dropped
     withdrawal = []
     if dropped_days:
         calendar = cancellation_calendar(registration, dropped_days)
-        withdrawal = [Attachment(f"{registration.event.slug}-dropped-days.ics", "text/calendar", calendar)]
+        withdrawal = [calendar_attachment(f"{registration.event.slug}-dropped-days.ics", calendar)]
     return _seat_content(
         registration, extra_attachments=withdrawal, changes=changes, position=position, dropped_days=list(dropped_days)
     )
@@ -116,7 +120,7 @@ def send_cancelled(registration):
     calendar = cancellation_calendar(registration)
     return _content(
         registration,
-        attachments=[Attachment(f"{registration.event.slug}-cancelled.ics", "text/calendar", calendar)],
+        attachments=[calendar_attachment(f"{registration.event.slug}-cancelled.ics", calendar)],
     )
 
 

@@ -1,10 +1,11 @@
 """The .ics calendar file attached to confirmations (RFC 5545, via icalendar).
 
 One VEVENT per registered day, because the days have different hours. Each
-UID is "<registration code>-day<n>@<portal host>": the same in every email, so
-a calendar that imports a later file updates the entry instead of adding a
+UID is "<registration code>-day<n>@<sender's domain>": the same in every email,
+so a calendar that imports a later file updates the entry instead of adding a
 second one, and the cancellation's METHOD:CANCEL file removes it.
 """
+import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from email.utils import parseaddr
@@ -13,13 +14,26 @@ import icalendar
 from flask import current_app
 
 from portal.database import utcnow
-from portal.links import portal_host
+from portal.mail import sender_domain
 
 PRODID = "-//Summit Portal//Policy Summit registration//EN"
 
+_METHOD_LINE = re.compile(rb"^METHOD:([A-Z-]+)\r?$", re.MULTILINE)
+
 
 def day_uid(code: str, position: int) -> str:
-    return f"{code}-day{position}@{portal_host()}"
+    return f"{code}-day{position}@{sender_domain()}"
+
+
+def content_type(calendar: bytes) -> str:
+    """The MIME type to attach a calendar file with (RFC 6047): its charset and its iTIP method.
+
+    Without the charset a reader decodes the file as ASCII (the en dash of every
+    summary becomes U+FFFD); without the method, mail clients show a plain
+    attachment instead of an event card that adds, updates or removes the entry.
+    The method is read from the file itself, so the two cannot disagree.
+    """
+    return f"text/calendar; charset=utf-8; method={_METHOD_LINE.search(calendar).group(1).decode('ascii')}"
 
 
 @lru_cache(maxsize=16)

@@ -161,8 +161,8 @@ def test_the_digest_email_has_list_headers_a_preference_link_and_a_web_view(seed
         from portal.mail.models import OutgoingEmail
 
         row = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.name == "digest"))
-        assert row.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert links["unsubscribe"] in row.headers["List-Unsubscribe"]
+        assert row.headers["List-Id"] == "Summit Portal newsletter <newsletter.portal.localhost>"
     client = seeded.test_client()
     assert client.get(local_path(links["preferences"])).status_code == 200
 

@@ -31,6 +31,23 @@ def test_queued_email_is_written_in_the_callers_transaction(app):
         assert stored.message_id.startswith("<") and stored.message_id.endswith(">")
 
 
+@pytest.mark.parametrize("sender, domain", [
+    ("Policy Summit <summit@society.example>", "society.example"),
+    ("news@Mail.Society.example", "mail.society.example"),
+    ("Gesellschaft <summit@bücher.example>", "xn--bcher-kva.example"),
+])
+def test_message_ids_take_the_senders_domain_not_the_base_urls_host(make_app, sender, domain):
+    app = make_app(MAIL_DEFAULT_SENDER=sender, PORTAL_BASE_URL="https://10.0.0.7:8443")
+    with app.app_context():
+        single = queue_test_email()
+        bulk = queue_many(prepared_for_readers(2))
+        db.session.commit()
+        bulk_ids = db.session.scalars(select(OutgoingEmail.message_id).where(OutgoingEmail.id.in_(bulk)))
+        message_ids = [single.message_id, *bulk_ids]
+    assert len(set(message_ids)) == 3
+    assert all(m.startswith("<") and m.endswith(f"@{domain}>") for m in message_ids), message_ids
+
+
 def test_email_decorator_queues_the_context_it_returns(app):
     @email("test_message")
     def send_test_message(person):

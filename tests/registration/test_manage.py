@@ -208,7 +208,8 @@ def test_lost_link_with_an_invalid_address_shows_the_error(m_app):
 def calendar_attachments(app, email_name: str) -> list:
     with app.app_context():
         row = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.name == email_name)).one()
-        return [icalendar.Calendar.from_ical(a.data) for a in row.attachments if a.content_type == "text/calendar"]
+        return [icalendar.Calendar.from_ical(a.data) for a in row.attachments
+                if a.content_type.startswith("text/calendar;")]
 
 
 def calendar_attachment(app, email_name: str):

@@ -44,7 +44,7 @@ def test_registration_with_free_seats_is_confirmed_and_emailed(reg_app):
         "Society member ($395.00)", "Both days", "vegetarian / no nuts", registration.code, "/manage/",
     ]:
         assert fact in email.text, fact
-    assert f'src="cid:checkin-{registration.code}@127.0.0.1"' in email.html
+    assert f'src="cid:checkin-{registration.code}@portal.localhost"' in email.html
 
 
 def test_registration_for_a_full_day_joins_the_waiting_list_and_learns_its_position_by_email(reg_app):
