@@ -59,6 +59,14 @@ calendar-tools:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq khal >/dev/null; }
 test test-embedded test-services: calendar-tools
 
+# nginx, the reverse proxy of the HTTPS lane (deploy/nginx), and openssl for its test certificate.
+.PHONY: proxy-tools
+proxy-tools:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "Installing nginx for the HTTPS tests"; \
+	  [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl >/dev/null; }
+test test-embedded test-services: proxy-tools
+
 # Reuse PostgreSQL and Redis when they answer; otherwise install (Debian packages) and start them.
 services: $(STAMP)
 	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT) 2>/dev/null; then \

@@ -1,7 +1,13 @@
 """Friendly error pages with the right status codes."""
-from flask import Flask, render_template
-from flask_wtf.csrf import CSRFError
+import re
+from urllib.parse import urlsplit
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
 
 MESSAGES = {
     400: ("Something in that request was not right", "Please go back, reload the page and try again."),
@@ -23,17 +29,92 @@ def render_error(status: int, title: str | None = None, message: str | None = No
     )
 
 
+#: Seconds a visitor is asked to wait after the database connection was lost (Retry-After).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_connection_lost(exc: DBAPIError):
+    """A request whose database connection died (a restart, a failover, a terminated backend): 503, try again.
+
+    SQLAlchemy marks such an error `connection_invalidated` and the pool replaces
+    the connection; the transaction died with it, so nothing was half-written.
+    Any other database error is raised again, to be logged and answered as a 500.
+    """
+    if not exc.connection_invalidated:
+        raise exc
+    db.session.rollback()  # so that rendering the page may use the session again
+    body, status = render_error(503)
+    return body, status, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
-        return render_error(
-            400,
-            "Your form session expired",
-            "For your security, forms expire after a while. Please reload the page and submit again.",
-        )
+        return render_csrf_refusal(exc.description)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
         return render_error(exc.code)
+
+    app.register_error_handler(DBAPIError, database_connection_lost)
+
+
+# Flask-WTF says why it refused a form in CSRFError.description; these two mean the browser
+# did not show that the form came from one of our own pages (Referer, checked over HTTPS).
+_NO_ORIGIN = "The referrer header is missing."
+_FOREIGN_ORIGIN = "The referrer does not match the host."
+# Typed values never carried back into a page: passwords and one-time codes are retyped.
+_NOT_KEPT = re.compile(r"(^|[-_])(csrf_token|password|password_again|new_password|code)$")
+_KEPT_FIELDS_MAX = 60
+
+
+def render_csrf_refusal(reason: str):
+    """Say what happened to a refused form, and offer to send what was typed again when it is safe.
+
+    Sending again is offered only when the browser itself says the form came from this site
+    (Origin or Referer): a form posted from another site is never turned into one of ours.
+    """
+    if reason == _FOREIGN_ORIGIN:
+        title = "This form came from another site"
+        message = ("We only accept forms sent from this site's own pages, so nothing was changed. "
+                   "If you meant to do this, open the page on this site and send the form there.")
+    elif reason == _NO_ORIGIN:
+        title = "Your browser did not say where this form came from"
+        message = ("For your security we only accept forms that the browser shows were sent from this "
+                   "site's own pages, and this one came without that information, so nothing was changed. "
+                   "A privacy setting or extension that removes the Referer header can cause this: allow it "
+                   "for this site, or use another browser.")
+    else:
+        title = "Your form session expired"
+        message = ("For your security, forms stop working after a few hours or when your browser's session "
+                   "with this site ends, so nothing was changed.")
+    kept = _typed_fields() if reason not in (_NO_ORIGIN, _FOREIGN_ORIGIN) and _sent_from_here() else None
+    html = render_template("csrf_error.html", status=400, title=title, message=message, kept=kept,
+                           csrf_value=generate_csrf() if kept is not None else None,
+                           retype_secrets=kept is not None and _had_secrets())
+    return html, 400, {"Cache-Control": "no-store"}
+
+
+def _sent_from_here() -> bool:
+    """True when the browser's Origin (or, lacking it, Referer) is this very site."""
+    source = request.headers.get("Origin") or request.referrer
+    if not source or source == "null":
+        return False
+    sent, here = urlsplit(source), urlsplit(request.host_url)
+    return (sent.scheme, sent.netloc) == (here.scheme, here.netloc)
+
+
+def _typed_fields() -> dict | None:
+    """The form's text fields as typed, for a form that sends them again; None for uploads or huge forms."""
+    if request.files or len(request.form) > _KEPT_FIELDS_MAX:
+        return None
+    kept = {name: values for name, values in request.form.lists() if not _NOT_KEPT.search(name)}
+    token_names = [name for name in request.form if name.endswith("csrf_token")]
+    return {"action": request.full_path.rstrip("?"), "fields": kept,
+            "token_name": token_names[0] if token_names else "csrf_token"}
+
+
+def _had_secrets() -> bool:
+    return any(_NOT_KEPT.search(name) and not name.endswith("csrf_token") for name in request.form)

@@ -36,8 +36,12 @@ def init_app(app: Flask) -> None:
 
 
 def mark_private(response):
-    """For pages reached by a personal link: never cached, never indexed, the link never sent on as a Referer."""
+    """For pages reached by a personal link: never cached, never indexed, the link never sent to another site.
+
+    `same-origin`, not `no-referrer`: the page's own forms must carry a Referer back to
+    the portal, because over HTTPS the CSRF check refuses a POST without one.
+    """
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response

@@ -239,13 +239,68 @@ def chromium():
 @pytest.fixture
 def page(chromium):
     """A fresh browser context and page; `page.watch` records console errors and outside requests."""
-    from tests.support.browser import PageWatch
+    from tests.support.browser import watched_page
 
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.watch = PageWatch(page)
-    yield page
-    context.close()
+    yield from watched_page(chromium)
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory):
+    from tests.support.tls import make_certificate
+
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def https_chromium(tls_certificate):
+    """Chromium that trusts the suite's certificate by its public key, as it would trust a real one."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    trust = f"--ignore-certificate-errors-spki-list={tls_certificate.spki_sha256}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, trust], headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def https_page(https_chromium):
+    from tests.support.browser import watched_page
+
+    yield from watched_page(https_chromium)
+
+
+@pytest.fixture
+def https_portal(portal_env, tmp_path, tls_certificate):
+    """Start the portal over HTTPS as production serves it: `https_portal("direct")` is gunicorn
+    with the certificate; `https_portal("proxy")` is nginx with deploy/'s configuration in front of
+    gunicorn on plain HTTP, with TRUSTED_PROXIES=1. Request celery_worker after calling it.
+    """
+    from tests.support.tls import Proxy
+
+    started = []
+
+    def start(mode: str, **overrides):
+        assert mode in {"direct", "proxy"}, mode
+        port = free_port()
+        if mode == "direct":
+            portal_env["PORTAL_BASE_URL"] = f"https://127.0.0.1:{port}"
+            server = start_live_server(portal_env, tmp_path, port=port, overrides=overrides,
+                                       certificate=tls_certificate)
+            started.append(server)
+            return server
+        proxy = Proxy(tmp_path / "nginx", f"127.0.0.1:{port}", tls_certificate)
+        started.append(proxy)
+        portal_env["PORTAL_BASE_URL"] = proxy.url
+        portal_env["TRUSTED_PROXIES"] = "1"
+        started.append(start_live_server(portal_env, tmp_path, port=port, overrides=overrides))
+        return proxy.wait_until_up()
+
+    yield start
+    for server in reversed(started):
+        server.stop()
 
 
 @pytest.fixture

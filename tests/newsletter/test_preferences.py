@@ -79,7 +79,7 @@ def test_pages_reached_by_a_token_are_private(seeded):
     for path in paths:
         response = client.get(path)
         assert response.headers["Cache-Control"] == "no-store", path
-        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert response.headers["Referrer-Policy"] == "same-origin", path
         assert "noindex" in response.headers["X-Robots-Tag"], path
         assert '<meta name="robots" content="noindex, nofollow">' in response.get_data(as_text=True), path
 

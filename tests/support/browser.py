@@ -37,3 +37,12 @@ class PageWatch:
         else:
             self.external_requests.append(url)
             route.abort()
+
+
+def watched_page(browser):
+    """Yield a page in a fresh context of `browser`, watched by PageWatch; the context closes after."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.watch = PageWatch(page)
+    yield page
+    context.close()

@@ -90,14 +90,17 @@ class LiveServer(CeleryProcess):
     """
 
     def __init__(self, env: dict, log_dir: Path, port: int, workers: int = 2, threads: int = 1,
-                 overrides: dict | None = None):
-        self.url = f"http://127.0.0.1:{port}"
+                 overrides: dict | None = None, certificate=None):
+        """With a `tests.support.tls.Certificate`, gunicorn itself serves HTTPS."""
+        self.certificate = certificate
+        self.url = f"{'https' if certificate else 'http'}://127.0.0.1:{port}"
         self.log_path = log_dir / f"gunicorn-{port}.log"
         self.log = open(self.log_path, "wb")
         app_spec = f"portal:create_app({overrides!r})" if overrides else "portal:create_app()"
+        tls = ["--certfile", str(certificate.cert), "--keyfile", str(certificate.key)] if certificate else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--threads", str(threads), "--access-logfile", "-", app_spec],
+             "--threads", str(threads), "--access-logfile", "-", *tls, app_spec],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -108,7 +111,8 @@ class LiveServer(CeleryProcess):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                context = self.certificate.client_context() if self.certificate else None
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2, context=context) as response:
                     if response.status == 200:
                         return self
             except OSError:
@@ -121,8 +125,9 @@ class LiveServer(CeleryProcess):
 
 
 def start_live_server(env: dict, log_dir: Path, workers: int = 2, threads: int = 1, port: int | None = None,
-                      overrides: dict | None = None) -> LiveServer:
+                      overrides: dict | None = None, certificate=None) -> LiveServer:
     from tests.support.smtp import free_port
 
-    server = LiveServer(env, log_dir, port or free_port(), workers=workers, threads=threads, overrides=overrides)
+    server = LiveServer(env, log_dir, port or free_port(), workers=workers, threads=threads, overrides=overrides,
+                        certificate=certificate)
     return server.wait_until_up()
