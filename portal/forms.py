@@ -7,6 +7,7 @@ everything anyway; refusing these keeps the data clean for badges, exports
 and email headers.
 """
 import re
+import unicodedata
 from urllib.parse import parse_qsl
 
 from email_validator import EmailNotValidError, validate_email
@@ -90,11 +91,30 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The same, but a multi-line field may contain line breaks.
 _CONTROL_EXCEPT_NEWLINE = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _ANGLE_BRACKET = re.compile(r"[<>]")
-# Invisible characters that change how text is shown without being seen: zero-width
-# spaces and joiners, direction marks, bidi embeddings, overrides and isolates, BOM.
-# In a name on a badge or an export they hide or reorder what a reader sees.
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Zero-width non-joiner and joiner between two visible characters: Persian and other
+# scripts need ZWNJ inside ordinary words, and every ZWJ emoji sequence is built with
+# ZWJ (a woman scientist is U+1F469 U+200D U+1F52C). Anywhere else (leading, trailing,
+# next to a space or to each other) they only hide something.
+_JOINER_INSIDE = re.compile(r"(?<=[^\s\u200c\u200d])[\u200c\u200d](?=[^\s\u200c\u200d])")
+# Tag characters are invisible too, except in the flag emoji of a region (🏴 + tags + cancel tag).
+_EMOJI_TAG_SEQUENCE = re.compile(r"\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
+# Invisible characters Unicode does not class as format characters (Cf): the combining
+# grapheme joiner and the Hangul fillers, which show as blank space.
+_INVISIBLE_LETTERS = re.compile(r"[\u034f\u115f\u1160\u3164\uffa0]")
 _MARKUP_TAG = re.compile(r"<\s*[a-zA-Z/!?]")
+
+
+def _has_invisible(text: str) -> bool:
+    """True for text with an invisible character that is not a joiner inside a word.
+
+    That is any format character (Unicode category Cf: zero-width spaces, direction
+    marks, bidi embeddings, overrides and isolates, BOM, soft hyphens...) and the blank
+    letters above. In a name on a badge or an export they hide or reorder what a reader sees.
+    """
+    if text.isascii():
+        return False
+    text = _EMOJI_TAG_SEQUENCE.sub("", _JOINER_INSIDE.sub("", text))
+    return _INVISIBLE_LETTERS.search(text) is not None or any(unicodedata.category(c) == "Cf" for c in text)
 
 
 def strip(value):
@@ -110,7 +130,7 @@ def single_line(form, field):
         raise ValidationError("Please use only letters, numbers and punctuation, on one line (no line breaks or tabs).")
     if field.data and _ANGLE_BRACKET.search(field.data):
         raise ValidationError("Please remove the angle brackets (< and >).")
-    if field.data and _INVISIBLE.search(field.data):
+    if field.data and _has_invisible(field.data):
         raise ValidationError("Please remove invisible formatting characters (such as zero-width spaces or "
                               "text-direction marks).")
 
