@@ -66,3 +66,23 @@ def test_downgrade_to_base_and_upgrade_again(empty_database_env, make_app):
         assert tables == set()
         upgrade()
         assert schema_differences(app) == []
+
+
+def test_upgrade_reduces_the_personal_links_already_counted_to_their_route(empty_database_env, make_app):
+    app = make_app()
+    stored = {"/manage/WyJSLTEiLDFd.aXyZ.sig": "/manage/…", "/manage/WyJSLTEiLDFd.aXyZ.sig/cancel": "/manage/…",
+              "/newsletter/preferences/WyIxIiwxXQ.a.b": "/newsletter/preferences/…",
+              "/newsletter/unsubscribe/WyIxIiwxXQ.a.b": "/newsletter/unsubscribe/…",
+              "/newsletter/confirm/WyIxIiwxXQ.a.b": "/newsletter/confirm/…", "/verify/x.y.z": "/verify/…",
+              "/admin/set-password/x.y.z": "/admin/set-password/…",
+              "/manage/lost-link": "/manage/lost-link", "/manage/link-sent": "/manage/link-sent",
+              "/": "/", "/newsletter/": "/newsletter/", "/events/policy-summit": "/events/policy-summit"}
+    with app.app_context():
+        upgrade(revision="3c5e7a9b1d2f")
+        for path in stored:
+            db.session.execute(text("INSERT INTO page_view (created_at, path, new_visit) "
+                                    "VALUES (CURRENT_TIMESTAMP, :path, :new_visit)"), {"path": path, "new_visit": True})
+        db.session.commit()
+        upgrade()
+        after = db.session.scalars(text("SELECT path FROM page_view ORDER BY id")).all()
+    assert after == list(stored.values())

@@ -69,7 +69,8 @@ ITEMS = (
          "Marks that a visit is under way, so the counter can tell new visits from further pages "
          "of the same visit. It holds no identifier.", "30 minutes"),
     Item("/static/js/analytics.js", "analytics", "script",
-         "The portal's own page-view counter; loaded only after you allow analytics.", "—"),
+         "The portal's own page-view counter; loaded only after you allow analytics, and never on a "
+         "page you open from a personal link in an email.", "—"),
 )
 
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import delete, insert, select
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule, RoutingException
 
 from portal.consent.models import ConsentEvent, PageView
 from portal.consent.registry import OPTIONAL
@@ -22,6 +25,8 @@ from portal.tokens import TokenError, read_signed_value, sign_value
 COOKIE_PURPOSE = "consent-cookie"
 COOKIE_MAX_AGE = timedelta(days=183)  # six months, then the visitor is asked again
 ACTIONS = ("accept_all", "reject_all", "custom")
+#: Blueprints whose pages anyone may open (see is_public_page).
+PUBLIC_BLUEPRINTS = frozenset({"pages", "registration", "newsletter", "digests", "consent"})
 # The log row is never read back or changed, so nothing is tracked and no id returned.
 # A Core INSERT on the table, built once (SQLite), or on PostgreSQL the same statement
 # handed to the driver as written: the consent POST is the portal's busiest write, and
@@ -122,12 +127,44 @@ def _log_event(row: dict) -> None:
         db.session.execute(_INSERT_EVENT, row)
 
 
-def count_page_view(path: str, referrer: str | None, new_visit: bool) -> None:
-    """Store a page view: the path without its query, the referrer's host only."""
-    path = urlsplit(path or "/").path[:512] or "/"
+def is_public_page(rule: Rule | None) -> bool:
+    """A page anyone may open: a GET route of a public part of the portal, with no personal token in its address.
+
+    Pages reached by a personal link (/manage/<token>, /newsletter/preferences/<token>, ...)
+    are not: their address is the key to someone's registration or subscription, and the
+    dashboard that shows counted paths is open to staff. Admin pages, /dev/mail, /healthz
+    and static files are not pages to count either. A blueprint missing from
+    PUBLIC_BLUEPRINTS is left uncounted until someone decides it is public.
+    """
+    return (rule is not None and "GET" in (rule.methods or ()) and "token" not in rule.arguments
+            and rule.endpoint.partition(".")[0] in PUBLIC_BLUEPRINTS)
+
+
+def public_page_path(path: str) -> str | None:
+    """`path` (query and fragment dropped) if the portal's URL map knows it as a public page, else None."""
+    path = path.partition("?")[0].partition("#")[0]
+    if not path.startswith("/") or len(path) > 512:
+        return None
+    try:
+        rule, _ = current_app.url_map.bind("localhost").match(path, method="GET", return_rule=True)
+    except (HTTPException, RoutingException):  # unknown, not a GET page, or only a redirect to one
+        return None
+    return path if is_public_page(rule) else None
+
+
+def count_page_view(path: str, referrer: str | None, new_visit: bool) -> bool:
+    """Store a page view of a public page: its path without the query, the referrer's host only.
+
+    Anything else (a personal link's page, an admin page, a path the portal does
+    not serve) is not stored; returns whether the view was counted.
+    """
+    path = public_page_path(path)
+    if path is None:
+        return False
     referrer_host = urlsplit(referrer).hostname if referrer else None
     db.session.add(PageView(path=path, referrer_host=(referrer_host or None) and referrer_host[:255], new_visit=new_visit))
     db.session.flush()
+    return True
 
 
 def consent_log_rows(batch: int = 1000):

@@ -33,7 +33,8 @@ def _consent_banner():
             "gpc": gpc_signal(),
             "form": form,
             "categories": CATEGORIES,
-            "analytics": allows("analytics"),
+            # Never on a page reached by a personal link: the counter would post its address.
+            "analytics": allows("analytics") and service.is_public_page(request.url_rule),
         }
         return g.consent_banner
 
@@ -102,7 +103,8 @@ def page_view():
     path, referrer = data.get("path"), data.get("referrer")
     if not isinstance(path, str) or not isinstance(referrer, (str, type(None))):
         return jsonify(error="path must be text"), 400
-    service.count_page_view(path, referrer, new_visit=VISIT_COOKIE not in request.cookies)
+    if not service.count_page_view(path, referrer, new_visit=VISIT_COOKIE not in request.cookies):
+        return "", 204  # a personal link's page or no public page: nothing is stored
     db.session.commit()
     response = make_response("", 204)
     response.set_cookie(VISIT_COOKIE, "1", max_age=30 * 60, httponly=True, samesite="Lax",

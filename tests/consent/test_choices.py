@@ -164,6 +164,43 @@ def test_page_views_are_counted_only_with_analytics_consent(app, client):
     assert (second.path, second.referrer_host, second.new_visit) == ("/", None, False)
 
 
+def _personal_pages(app, make_event, make_registration) -> list[str]:
+    """A manage page and a newsletter preference page, each at the address its email links to."""
+    from portal.registration.tokens import make_manage_token
+    from tests.support.newsletter import confirmed_subscriber, token_for
+
+    registration = make_registration(make_event(), email="ada@example.org")
+    subscriber_id = confirmed_subscriber(app, app.test_client(), email="bea@example.org")
+    with app.app_context():
+        manage = make_manage_token(registration.code, registration.token_version)
+    return [f"/manage/{manage}", f"/newsletter/preferences/{token_for(app, 'newsletter-preferences', subscriber_id)}"]
+
+
+def test_pages_reached_by_a_personal_link_never_load_the_counter(app, client, make_event, make_registration):
+    decide(client, "accept_all")
+    assert "analytics.js" in client.get("/resources").get_data(as_text=True)
+    for path in _personal_pages(app, make_event, make_registration):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert "analytics.js" not in page.get_data(as_text=True), path
+
+
+def test_the_counter_stores_no_personal_link_and_no_path_the_portal_does_not_serve_publicly(
+        app, client, make_event, make_registration):
+    decide(client, "accept_all")
+    slug = make_event()
+    refused = [*_personal_pages(app, make_event, make_registration), "/manage/anything-at-all/cancel",
+               "/newsletter/unsubscribe/x.y", "/verify/x.y", "/admin/set-password/x.y", "/admin/attendees",
+               "/nowhere/at/all", "/static/js/analytics.js", "/consent/page-view", "/healthz", "/newsletter", ""]
+    for path in refused:
+        assert client.post("/consent/page-view", json={"path": path, "referrer": None}).status_code == 204, path
+    assert page_views(app) == []
+    for path in ("/", f"/events/{slug}/register?from=footer", "/newsletter/archive/", "/manage/lost-link"):
+        client.post("/consent/page-view", json={"path": path, "referrer": None})
+    assert [view.path for view in page_views(app)] == ["/", f"/events/{slug}/register", "/newsletter/archive/",
+                                                      "/manage/lost-link"]
+
+
 def test_a_misshapen_page_view_is_a_400_not_a_500(client):
     decide(client, "accept_all")
     assert client.post("/consent/page-view", json={"path": ["/"]}).status_code == 400
