@@ -149,6 +149,9 @@ def test_an_attendee_changes_a_day_and_cancels_over_https(mode, make_app, https_
     assert [r.status for r in registrations(app, slug)] == ["cancelled"]
     assert posted.value.headers.get("strict-transport-security") == HSTS
     assert page.watch.console_errors == []
+    if mode == "proxy":
+        logged = server.access_log.read_text()
+        assert "/manage/[token]/cancel" in logged and token not in logged
 
 
 @pytest.mark.browser

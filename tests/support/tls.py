@@ -66,11 +66,13 @@ class Proxy:
         self.url = f"https://127.0.0.1:{self.https_port}"
         self.http_url = f"http://127.0.0.1:{self.http_port}"
         self.certificate = certificate
+        self.access_log = folder / "access.log"
         folder.mkdir(parents=True, exist_ok=True)
         site = Template(PROXY_TEMPLATE.read_text()).safe_substitute(
             PORTAL_UPSTREAM=upstream, PORTAL_BASE_URL=self.url,
             PROXY_HTTP_LISTEN=f"127.0.0.1:{self.http_port}", PROXY_HTTPS_LISTEN=f"127.0.0.1:{self.https_port}",
             TLS_CERTIFICATE=str(certificate.cert), TLS_CERTIFICATE_KEY=str(certificate.key),
+            PROXY_ACCESS_LOG=str(self.access_log),
         )
         (folder / "portal.conf").write_text(site)
         temp = "\n".join(f"  {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi",
@@ -80,7 +82,7 @@ class Proxy:
         (folder / "nginx.conf").write_text(
             f"{user}worker_processes 1;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
             f"events {{ worker_connections 256; }}\n"
-            f"http {{\n  include /etc/nginx/mime.types;\n  access_log {folder / 'access.log'};\n{temp}\n"
+            f"http {{\n  include /etc/nginx/mime.types;\n{temp}\n"
             f"  include {folder / 'portal.conf'};\n}}\n"
         )
         self.proc = subprocess.Popen(
