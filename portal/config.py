@@ -170,6 +170,10 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "RESOURCE_LINK_TIMEOUT_SECONDS": float(env.get("RESOURCE_LINK_TIMEOUT_SECONDS") or 10),
         "RESOURCE_LINK_CHECKS_AT_ONCE": _whole_number("RESOURCE_LINK_CHECKS_AT_ONCE",
                                                       env.get("RESOURCE_LINK_CHECKS_AT_ONCE"), 4) or 1,
+        # Test-only: networks (e.g. ["127.0.0.1/32"]) the link checker and the catalog may treat
+        # as public, so tests can point links at servers of their own. Deliberately not read
+        # from the environment: in production only public addresses are ever contacted.
+        "RESOURCE_LINK_ALLOW_PRIVATE": (),
         # Digests (portal/digests): when beat starts each edition (cron fields, UTC), how many
         # highlights one digest carries at most, and subscribers per compose batch.
         "DIGEST_WEEKLY_CRON": _cron("DIGEST_WEEKLY_CRON", env.get("DIGEST_WEEKLY_CRON"), "0 13 * * mon"),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from portal.database import utcnow
 from portal.extensions import db
+from portal.resources.addresses import allowed_networks, url_problem
 from portal.resources.models import Resource, Topic
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -83,6 +84,9 @@ def parse_entry(raw: dict, known_topics: set[str], where: str) -> tuple[Resource
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problem("url", "must be a full http(s):// address")
+        elif reason := url_problem(url, allowed_networks()):
+            # The link checker would connect to it: refused before it is saved, not only at check time.
+            problem("url", reason)
     year = raw.get("year")
     if year in (None, ""):
         year = None

@@ -1,27 +1,37 @@
 """The link checker: does every catalog address still answer?
 
-HEAD first (cheap), GET when a server refuses HEAD; redirects are followed; a
-short timeout; a User-Agent that says who is asking and where to read about
-it. A few addresses are checked at once, in threads (the work is waiting on
-the network). Each outcome is written to the resource; one at 400 or above,
-or without any answer, counts as broken: digests leave it out and the admin
-resource page flags it.
+HEAD first (cheap), GET when a server refuses HEAD; redirects are followed, at
+most MAX_REDIRECTS of them; a short timeout; a User-Agent that says who is
+asking and where to read about it. A few addresses are checked at once, in
+threads (the work is waiting on the network). Each outcome is written to the
+resource; one at 400 or above, or without any answer, counts as broken: digests
+leave it out and the admin resource page flags it.
+
+Only public addresses are ever contacted (portal.resources.addresses): the name
+of every address, the first and each one a redirect leads to, is resolved, all
+its addresses must be public, and the connection goes to the address that was
+checked, not to whatever a second lookup would return (urllib3's documented
+"custom SNI hostname": the pool connects to the IP address, while the Host
+header, SNI and certificate check use the name).
 """
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
+import urllib3
 from flask import current_app
 from sqlalchemy import select
 
 from portal.database import utcnow
 from portal.extensions import db
 from portal.links import absolute_url
+from portal.resources.addresses import NonPublicAddress, allowed_networks, public_addresses
 from portal.resources.models import Resource
 
 #: Status codes meaning "this server does not do HEAD": ask again with GET.
 HEAD_REFUSED = {405, 501}
+REDIRECTS = {301, 302, 303, 307, 308}
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -34,23 +44,65 @@ class LinkOutcome:
         return self.status is None or self.status >= 400
 
 
-def check_url(url: str, timeout: float, user_agent: str) -> LinkOutcome:
-    outcome = _request(url, "HEAD", timeout, user_agent)
-    if outcome.status in HEAD_REFUSED or (outcome.status is None and "timed out" not in (outcome.error or "")):
-        outcome = _request(url, "GET", timeout, user_agent)
+def check_url(url: str, timeout: float, user_agent: str, allowed: tuple = ()) -> LinkOutcome:
+    """The outcome for `url`; `allowed` networks count as public (RESOURCE_LINK_ALLOW_PRIVATE, tests only)."""
+    try:
+        outcome = _follow(url, "HEAD", timeout, user_agent, allowed)
+        if outcome.status in HEAD_REFUSED or (outcome.status is None and outcome.error != "timed out"):
+            outcome = _follow(url, "GET", timeout, user_agent, allowed)
+    except NonPublicAddress as exc:
+        return LinkOutcome(None, str(exc)[:300])
     return outcome
 
 
-def _request(url: str, method: str, timeout: float, user_agent: str) -> LinkOutcome:
-    request = urllib.request.Request(url, method=method, headers={"User-Agent": user_agent, "Accept": "*/*"})
+def _follow(url: str, method: str, timeout: float, user_agent: str, allowed: tuple) -> LinkOutcome:
+    for _ in range(MAX_REDIRECTS + 1):
+        outcome, location = _request(url, method, timeout, user_agent, allowed)
+        if location is None:
+            return outcome
+        url = urljoin(url, location)
+    return LinkOutcome(None, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _request(url: str, method: str, timeout: float, user_agent: str, allowed: tuple) -> tuple[LinkOutcome, str | None]:
+    """One request to a checked address: its outcome, and where it redirects to (None when it does not)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return LinkOutcome(None, f"not an http(s) address: {url}"[:300]), None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return LinkOutcome(response.status, None)
-    except urllib.error.HTTPError as exc:
-        return LinkOutcome(exc.code, f"HTTP {exc.code} {exc.reason}"[:300])
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return LinkOutcome(None, ("timed out" if isinstance(reason, TimeoutError) else str(reason) or type(exc).__name__)[:300])
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = public_addresses(parts.hostname, port, allowed)[0]
+    except NonPublicAddress:
+        raise
+    except (OSError, UnicodeError, ValueError) as exc:
+        return LinkOutcome(None, (str(exc) or type(exc).__name__)[:300]), None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    headers = {"Host": host + (f":{parts.port}" if parts.port else ""), "User-Agent": user_agent, "Accept": "*/*"}
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(str(address), port, server_hostname=parts.hostname,
+                                           assert_hostname=parts.hostname, **_pool_options(timeout))
+    else:
+        pool = urllib3.HTTPConnectionPool(str(address), port, **_pool_options(timeout))
+    try:
+        with pool:
+            response = pool.request(method, target, headers=headers, redirect=False, assert_same_host=False,
+                                    preload_content=False)
+            response.close()  # the status is all that counts: no body is read
+    except urllib3.exceptions.TimeoutError:
+        return LinkOutcome(None, "timed out"), None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return LinkOutcome(None, (str(exc) or type(exc).__name__)[:300]), None
+    if response.status in REDIRECTS and response.headers.get("Location"):
+        return LinkOutcome(response.status, None), response.headers["Location"]
+    if response.status >= 400:
+        return LinkOutcome(response.status, f"HTTP {response.status} {response.reason}"[:300]), None
+    return LinkOutcome(response.status, None), None
+
+
+def _pool_options(timeout: float) -> dict:
+    # No retries and no redirects inside urllib3: every hop is checked here first.
+    return {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
 
 
 def check_catalog_links() -> dict:
@@ -61,8 +113,9 @@ def check_catalog_links() -> dict:
     ))
     user_agent = f"SummitPortal-LinkChecker/1.0 (+{absolute_url('pages.resources')})"
     timeout = config["RESOURCE_LINK_TIMEOUT_SECONDS"]
+    allowed = allowed_networks()
     with ThreadPoolExecutor(max_workers=config["RESOURCE_LINK_CHECKS_AT_ONCE"]) as pool:
-        outcomes = list(pool.map(lambda url: check_url(url, timeout, user_agent), [r.url for r in resources]))
+        outcomes = list(pool.map(lambda url: check_url(url, timeout, user_agent, allowed), [r.url for r in resources]))
     checked_at = utcnow()
     for resource, outcome in zip(resources, outcomes):
         resource.link_checked_at = checked_at

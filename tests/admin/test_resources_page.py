@@ -205,3 +205,14 @@ def test_a_tampered_button_is_refused_with_400(seeded, admin_client):
     assert admin_client.post(f"/admin/resources/{resource_id}",
                              data={"csrf_token": token, "action": "delete"}).status_code == 400
     assert _audit(seeded) == []
+
+
+def test_an_address_that_is_not_public_is_an_error_at_its_field_and_nothing_is_written(seeded, admin_client):
+    before = _count(seeded)
+    for url in ("http://127.0.0.1:5432/", "http://localhost:6379/", "http://[::ffff:10.0.0.1]/",
+                "http://169.254.169.254/latest/meta-data/"):
+        response = _add(admin_client, url=url)
+        assert response.status_code == 400, url
+        url_error = re.search(r'id="url-error">(.*?)</p>', response.get_data(as_text=True)).group(1)
+        assert "URL must be an address on the public internet, not a local or private one." in url_error, url
+    assert _count(seeded) == before and _audit(seeded) == []

@@ -8,7 +8,7 @@ from portal.resources.highlights import POLICY_FIRST, digest_candidates
 from portal.resources.models import Resource
 from portal.digests.tasks import start_edition
 from tests.support.digests import add_subscribers, compose_whole_edition, highlighted_slugs
-from tests.support.link_site import serve_link_site
+from tests.support.link_site import LINK_SITE_NETWORKS, serve_link_site
 from tests.support.mail import outbox
 from tests.support.newsletter import confirmed_subscriber
 from tests.support.registration import register
@@ -46,7 +46,8 @@ def test_the_welcome_email_highlights_the_topics_just_chosen(seeded):
 
 
 def test_broken_and_hanging_links_are_found_before_an_edition_and_left_out_of_it(make_app, seeded):
-    app = make_app(DIGEST_CHECK_LINKS_FIRST=True, RESOURCE_LINK_TIMEOUT_SECONDS=0.5)
+    app = make_app(DIGEST_CHECK_LINKS_FIRST=True, RESOURCE_LINK_TIMEOUT_SECONDS=0.5,
+                   RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
     reader, = add_subscribers(app, 1, topics=("regulatory",))
     with app.app_context():
         best = [r.slug for r in digest_candidates(["regulatory"])]

@@ -104,3 +104,15 @@ def test_the_seed_keeps_the_added_date(seeded):
         seed_resources()
         db.session.commit()
         assert {str(d) for d in db.session.scalars(select(Resource.added_on))} == {"2026-01-02"}
+
+
+def test_an_import_with_an_address_that_is_not_public_is_refused_and_names_its_line(seeded, tmp_path):
+    path = tmp_path / "internal.csv"
+    path.write_text(GOOD_CSV + "metadata,Cloud metadata,,program,,http://169.254.169.254/latest/,Inside.,policy,,\r\n"
+                    + "cache,Our cache,,program,,http://localhost:6379/,Inside.,policy,,\r\n", encoding="utf-8")
+    before = _count(seeded)
+    result = seeded.test_cli_runner().invoke(args=["import-resources", str(path)])
+    assert result.exit_code != 0
+    for line in (4, 5):
+        assert f"internal.csv line {line}: url: must be an address on the public internet" in result.output, line
+    assert "nothing imported" in result.output and _count(seeded) == before

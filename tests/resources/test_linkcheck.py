@@ -1,4 +1,7 @@
-"""The link checker against a local HTTP server: 200, 404, a redirect, HEAD refused, and a hang."""
+"""The link checker against a local HTTP server: 200, 404, a redirect, HEAD refused, and a hang;
+and never against an address that is not public, however it is reached."""
+import socket
+
 import pytest
 from sqlalchemy import select, update
 
@@ -6,7 +9,7 @@ from portal.extensions import db
 from portal.resources.linkcheck import check_catalog_links
 from portal.resources.models import Resource
 from portal.resources.service import list_resources
-from tests.support.link_site import LinkSiteHandler, serve_link_site
+from tests.support.link_site import LINK_SITE_NETWORKS, CountingListener, LinkSiteHandler, serve_link_site
 
 
 @pytest.fixture
@@ -16,7 +19,7 @@ def site():
 
 
 def test_broken_and_hanging_addresses_are_marked_and_left_out(make_app, seeded, site):
-    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5)
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
     paths = {"nhlbi-gtrp": "/ok", "ggact": "/gone", "clinicaltrials-gov": "/moved", "acgt": "/no-head"}
     with app.app_context():
         hanging = db.session.scalar(select(Resource.slug).where(Resource.slug.not_in(paths), Resource.url.is_not(None)))
@@ -41,3 +44,84 @@ def test_broken_and_hanging_addresses_are_marked_and_left_out(make_app, seeded, 
         candidates = {r.slug for r in digest_candidates()}
         assert "ggact" not in candidates and hanging not in candidates and "nhlbi-gtrp" in candidates
         assert "ggact" in {r.slug for r in list_resources()}  # the public page still lists it
+
+
+@pytest.fixture
+def listener():
+    """A loopback listener of this test's own: whatever the checker does, it must receive nothing."""
+    listening = CountingListener("127.0.0.2")
+    yield listening
+    listening.stop()
+
+
+def _check_only(app, urls: dict[str, str]) -> dict[str, Resource]:
+    """Point these entries at these addresses (as the database may hold them), retire the rest, check."""
+    with app.app_context():
+        for slug, url in urls.items():
+            db.session.execute(update(Resource).where(Resource.slug == slug).values(url=url))
+        db.session.execute(update(Resource).where(Resource.slug.not_in(urls)).values(retired_at=db.func.now()))
+        db.session.commit()
+        check_catalog_links()
+        db.session.commit()
+        rows = {r.slug: r for r in db.session.scalars(select(Resource).where(Resource.slug.in_(urls)))}
+        db.session.expunge_all()
+        return rows
+
+
+def _slugs(app, count: int) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(select(Resource.slug).where(Resource.url.is_not(None)).limit(count)).all()
+
+
+def test_addresses_that_are_not_public_are_refused_without_a_connection(make_app, seeded, listener):
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5)
+    port = listener.port
+    addresses = [f"http://127.0.0.2:{port}/", f"https://127.0.0.2:{port}/", f"http://[::ffff:127.0.0.2]:{port}/",
+                 f"http://2130706434:{port}/", "http://localhost:6379/", "http://169.254.169.254/latest/",
+                 "http://10.0.0.1/", "http://[::1]:5432/", "http://[fe80::1]/", "http://0.0.0.0/", "http://224.0.0.1/"]
+    rows = _check_only(app, dict(zip(_slugs(app, len(addresses)), addresses)))
+    assert listener.connections == 0
+    assert all(row.link_status is None and row.link_error.startswith("refused: ") for row in rows.values()), \
+        {row.url: row.link_error for row in rows.values()}
+
+
+def test_a_redirect_into_an_address_that_is_not_public_is_refused(make_app, seeded, site, listener, monkeypatch):
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
+    monkeypatch.setattr(LinkSiteHandler, "elsewhere", f"http://127.0.0.2:{listener.port}/")
+    [slug] = _slugs(app, 1)
+    row = _check_only(app, {slug: f"{site}/elsewhere"})[slug]
+    assert listener.connections == 0
+    assert (row.link_status, row.link_error) == (None, "refused: 127.0.0.2 is not a public address")
+
+
+def test_redirects_are_followed_at_most_five_times(make_app, seeded, site):
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
+    [slug] = _slugs(app, 1)
+    row = _check_only(app, {slug: f"{site}/loop"})[slug]
+    assert (row.link_status, row.link_error, row.link_broken) == (None, "more than 5 redirects", True)
+
+
+def test_the_checker_connects_to_the_address_it_checked_not_to_a_second_lookup(make_app, seeded, site, monkeypatch):
+    """DNS rebinding: the name answers with an allowed address first, then with a private one."""
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
+    site_port = int(site.rsplit(":", 1)[1])
+    rebound = CountingListener("127.0.0.2", site_port)  # the same port, on the address the name turns into
+    real_getaddrinfo = socket.getaddrinfo
+    lookups = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebinding.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        return real_getaddrinfo("127.0.0.1" if len(lookups) == 1 else "127.0.0.2", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    [slug] = _slugs(app, 1)
+    try:
+        # HEAD is refused there (405), so a GET follows: a second lookup, which must be checked again.
+        row = _check_only(app, {slug: f"http://rebinding.example:{site_port}/no-head"})[slug]
+    finally:
+        rebound.stop()
+    assert rebound.connections == 0
+    assert (row.link_status, row.link_error) == (None, "refused: rebinding.example (127.0.0.2) is not a public address")
+    assert lookups == ["rebinding.example", "rebinding.example"]
