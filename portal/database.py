@@ -188,6 +188,21 @@ def is_lock_contention(exc: OperationalError) -> bool:
     return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
+def is_connection_lost(exc: DBAPIError) -> bool:
+    """True when the database connection died under the statement: nothing was written, trying again may work.
+
+    SQLAlchemy says so itself (connection_invalidated) when an established
+    connection fails; a connection terminated while it was being opened (the
+    pool's connect event, the ping) is known by its SQLSTATE instead: class 08
+    (connection exception) or 57P (terminated by the administrator, the server
+    shutting down or starting up).
+    """
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return sqlstate.startswith(("08", "57P"))
+
+
 @contextmanager
 def lock_timeouts_as(error_class: type[LockTimeout] = LockTimeout):
     """Turn lock contention inside the block into `error_class` (a LockTimeout)."""

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from portal.database import is_connection_lost
 from portal.extensions import db
 
 MESSAGES = {
@@ -36,15 +37,30 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 def database_connection_lost(exc: DBAPIError):
     """A request whose database connection died (a restart, a failover, a terminated backend): 503, try again.
 
-    SQLAlchemy marks such an error `connection_invalidated` and the pool replaces
-    the connection; the transaction died with it, so nothing was half-written.
-    Any other database error is raised again, to be logged and answered as a 500.
+    The pool replaces the connection, and the transaction ended with it (a
+    transaction is written whole or not at all). Any other database error is
+    raised again, to be logged and answered as a 500.
     """
-    if not exc.connection_invalidated:
+    if not is_connection_lost(exc):
         raise exc
     db.session.rollback()  # so that rendering the page may use the session again
     body, status = render_error(503)
     return body, status, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
+def _close_session_after_lost_connection(_exc) -> None:
+    """End the request's session here, where a connection that died after the page was made is no 500.
+
+    Closing rolls back what the request left open (reads, as a rule), and on a
+    connection the server has already terminated that ROLLBACK raises; Flask-
+    SQLAlchemy's own teardown would let it escape after the response was made.
+    SQLAlchemy has discarded the connection by then; the session is closed and usable.
+    """
+    try:
+        db.session.close()
+    except DBAPIError as exc:
+        if not is_connection_lost(exc):
+            raise
 
 
 def init_app(app: Flask) -> None:
@@ -59,6 +75,7 @@ def init_app(app: Flask) -> None:
         return render_error(exc.code)
 
     app.register_error_handler(DBAPIError, database_connection_lost)
+    app.teardown_request(_close_session_after_lost_connection)
 
 
 # Flask-WTF says why it refused a form in CSRFError.description; these two mean the browser

@@ -35,8 +35,9 @@ from pathlib import Path
 import psycopg
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
-from portal.database import is_postgresql, one_of, utcnow
+from portal.database import is_connection_lost, is_postgresql, one_of, utcnow
 from portal.extensions import db
 from portal.mail.models import EmailStatus, OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.validation import (
@@ -671,6 +672,33 @@ class _LibpqMarks:
             raise psycopg.OperationalError(f"could not mark a message sent: {message}")
 
 
+#: Tries at marking on a fresh connection once the marks connection failed (a pooled
+#: connection is pinged first, so each try gets a live one unless it dies right then).
+MARK_ATTEMPTS = 3
+#: Logged when they all failed: the batch stops, and that message may be sent again.
+MARK_GIVEN_UP = "were sent but could not be recorded as sent"
+
+
+def _mark_sent_afresh(ids: list[int]) -> None:
+    """Record `ids` as sent on a connection of their own, committed at once; raise when that is impossible.
+
+    Hazard: the message is with the server already. Unrecorded, it would go
+    again once its lease runs out, and so would every later one of the batch
+    whose mark failed the same way; so the batch goes on only once this mark
+    is written.
+    """
+    for attempt in range(1, MARK_ATTEMPTS + 1):
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(_sent(ids))
+            return
+        except DBAPIError as exc:
+            if attempt < MARK_ATTEMPTS and is_connection_lost(exc):
+                continue
+            log.error("outbox rows %s %s; the batch stops", ids, MARK_GIVEN_UP)
+            raise
+
+
 @contextmanager
 def _progress_marks(checkpoint):
     """Yield `mark(ids)`, which makes "these were sent" survive a worker killed right after.
@@ -702,11 +730,27 @@ def _progress_marks(checkpoint):
         connection.autocommit = True
         connection.execute("SET synchronous_commit = off")
         marks = _LibpqMarks(connection.pgconn)
-        yield marks.mark
-        marks.close()
-        connection.execute("RESET synchronous_commit")
-        connection.autocommit = False
-        restored = True
+        marks_lost = False
+
+        def mark(ids: list[int]) -> None:
+            nonlocal marks_lost
+            if not marks_lost:
+                try:
+                    marks.mark(ids)
+                    return
+                except psycopg.Error:
+                    # The connection died (or is in a state not worth guessing at):
+                    # the rest of the batch is marked on fresh connections.
+                    log.warning("the outbox marks connection failed; marking on fresh connections", exc_info=True)
+                    marks_lost = True
+            _mark_sent_afresh(ids)
+
+        yield mark
+        if not marks_lost:
+            marks.close()
+            connection.execute("RESET synchronous_commit")
+            connection.autocommit = False
+            restored = True
     finally:
         # Never hand a connection in an unknown state back to the pool, whatever
         # stopped the batch (an error, a KeyboardInterrupt in a shell, a time limit).
@@ -809,12 +853,15 @@ def _send_batch(transport, rows: list[PendingEmail], outcome: BatchOutcome, mark
 
 def _record_sent(ids: list[int]) -> None:
     if ids:
-        db.session.execute(
-            update(OutgoingEmail)
-            .where(one_of(OutgoingEmail.id, ids))
-            .values(status=EmailStatus.SENT.value, sent_at=utcnow(), lease_expires_at=None, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(_sent(ids).execution_options(synchronize_session=False))
+
+
+def _sent(ids: list[int]):
+    return (
+        update(OutgoingEmail)
+        .where(one_of(OutgoingEmail.id, ids))
+        .values(status=EmailStatus.SENT.value, sent_at=utcnow(), lease_expires_at=None, last_error=None)
+    )
 
 
 def _set(email_id: int, **values) -> None:

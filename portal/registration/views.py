@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from portal.database import is_lock_contention, utcnow
 from portal.deferred.intake import defer_request
-from portal.errors import render_error
+from portal.errors import database_connection_lost, render_error
 from portal.forms import ButtonForm
 from portal.extensions import db, limiter
 from portal.newsletter import intake as newsletter_intake
@@ -310,9 +310,9 @@ def _busy(exc):
 @bp.errorhandler(OperationalError)
 def _database_busy(exc: OperationalError):
     # Defensive: lock contention outside the service's own handling is still "busy", never a 500.
-    db.session.rollback()
     if not is_lock_contention(exc):
-        raise exc
+        return database_connection_lost(exc)  # a lost connection is "try again" too; anything else raised
+    db.session.rollback()
     return _busy_response()
 
 
