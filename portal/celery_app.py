@@ -135,7 +135,7 @@ def enqueue_after_commit(task, *args, **kwargs) -> None:
     A broker that is down is logged and otherwise ignored: the change is
     committed, and the owning domain's sweeper finds its work from the
     database. What recovers each kind of task:
-    - mail delivery (portal.mail.tasks.deliver_emails): the outbox sweeper,
+    - mail delivery (portal.mail.tasks, either lane): the outbox sweeper,
       which re-publishes every queued row that is due.
     """
     db.session.info.setdefault(_PENDING, []).append((task, args, kwargs))
@@ -174,10 +174,10 @@ def publish_committed_tasks() -> None:
         publish(task, *args, **kwargs)
 
 
-def publish(task, *args, **kwargs) -> bool:
-    """Publish now; False (and a log line) when the broker cannot take it."""
+def publish(task, *args, countdown: float | None = None, **kwargs) -> bool:
+    """Publish now (to run no sooner than `countdown` seconds); False (and a log line) when the broker cannot take it."""
     try:
-        task.apply_async(args=args, kwargs=kwargs, retry=False)
+        task.apply_async(args=args, kwargs=kwargs, retry=False, countdown=countdown)
     except Exception as exc:  # the broker is down: the domain's sweeper recovers from the database
         log.warning("could not publish %s, its sweeper will recover the work: %s", task.name, exc)
         return False

@@ -52,6 +52,21 @@ def _rate_limit(name: str, value: str | None, default: str) -> str:
     return value
 
 
+def _bulk_rate(value: str | None) -> str:
+    """MAIL_BULK_RATE: empty (no limit) or limits like "14/second;50000/day", checked at start-up."""
+    from limits import parse_many
+
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"MAIL_BULK_RATE={value!r} is not a sending rate like '14/second' or "
+                          "'14/second;50000/day'.") from None
+    return value
+
+
 def _cron(name: str, value: str | None, default: str) -> str:
     """Five cron fields ("minute hour day-of-month month day-of-week"), checked at start-up."""
     from celery.schedules import crontab
@@ -98,6 +113,12 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Policy Summit <summit@portal.localhost>",
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 30),
+        # How fast bulk mail (digests, mailings) may leave, across every worker: e.g.
+        # "14/second" or "14/second;50000/day", what the relay allows. Unset: as fast as
+        # the bulk lane's workers go. Transactional mail is never held by it.
+        "MAIL_BULK_RATE": _bulk_rate(env.get("MAIL_BULK_RATE")),
+        # A bulk delivery task gives its worker process back after this many seconds.
+        "MAIL_BULK_TASK_SECONDS": float(env.get("MAIL_BULK_TASK_SECONDS") or 3),
         # The outbox decides where mail goes (SMTP or the dev mailbox), also under TESTING.
         "MAIL_SUPPRESS_SEND": False,
         # Unset: links follow the host and port the request came to (see portal.links).

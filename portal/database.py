@@ -6,10 +6,9 @@ the view, task or CLI command that called them commits (or rolls back).
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from operator import itemgetter
 
 from flask import Flask
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, SmallInteger, String, Table, any_, event, literal, text
+from sqlalchemy import Table, any_, event, literal, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -57,78 +56,18 @@ def one_of(column, values):
 
 
 def bulk_insert(table: Table, rows: list[dict]) -> None:
-    """Insert many rows (dicts with the same keys) in the session's transaction; returns nothing.
+    """Insert many rows (dicts with the same keys) in the session's transaction: one executemany.
 
-    SQLite: one Core executemany. PostgreSQL: one binary COPY, for bulk writes
-    of wide rows (a mailing's outbox rows carry about 11 kB of body each).
-    Measured on batches of 500 digests, one-row INSERTs in a pipeline cost the
-    client about 80 and the server about 120 microseconds a row, this about 35
-    and 75: no statement per row, and in binary format the server copies text
-    as it comes, where text-format COPY would scan every byte for escapes
-    (slower than the INSERTs). Binary COPY needs each value in its column's
-    exact type; the types are read off the model, which the migrations are
-    tested to match. COPY applies only the server's column defaults, so the
-    model's own (Python-side) defaults are filled in here, once per call.
+    SQLAlchemy sends them as multi-row INSERTs ("insertmanyvalues"), a page of
+    rows per statement, on both backends.
     """
-    if not rows:
-        return
-    if not is_postgresql():
+    if rows:
         db.session.execute(table.insert(), rows)
-        return
-    given = list(rows[0])
-    defaults = _model_defaults(table, given)
-    columns = given + list(defaults)
-    values_of = itemgetter(*given) if len(given) > 1 else (lambda row: (row[given[0]],))
-    default_values = tuple(defaults.values())
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-    connection = db.session.connection()
-    dbapi = connection.dialect.dbapi
-    cursor = connection.connection.cursor()
-    try:
-        with cursor.copy(statement) as copy:
-            copy.set_types([_copy_type(table.c[name].type) for name in columns])
-            for row in rows:
-                copy.write_row(values_of(row) + default_values)
-    except dbapi.Error as exc:
-        # The driver's own error, raised as SQLAlchemy raises it for any statement
-        # (IntegrityError for a duplicate key, OperationalError for a lost server).
-        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
-    finally:
-        cursor.close()
-
-
-def _model_defaults(table: Table, given: list[str]) -> dict:
-    """The model's Python-side default of each column not in `given` that has one."""
-    defaults = {}
-    for column in table.columns:
-        default = column.default
-        if column.name in given or default is None:
-            continue
-        if default.is_scalar:
-            defaults[column.name] = default.arg
-        elif default.is_callable:
-            defaults[column.name] = default.arg(None)  # SQLAlchemy's wrapper takes an execution context
-        else:
-            raise TypeError(f"{table.name}.{column.name}: a SQL expression default cannot be COPYed")
-    return defaults
-
-
-def _copy_type(column_type) -> str:
-    # Most specific first: BigInteger is an Integer, Text is a String.
-    for sql_type, name in ((BigInteger, "int8"), (SmallInteger, "int2"), (Integer, "int4"), (String, "text"),
-                           (JSON, "json"), (Boolean, "bool")):
-        if isinstance(column_type, sql_type):
-            return name
-    if isinstance(column_type, DateTime):
-        return "timestamptz" if column_type.timezone else "timestamp"
-    raise TypeError(f"no binary COPY type for {column_type!r}")
 
 
 def configure_engine_events(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "connect", _postgresql_on_connect)
     if engine.dialect.name != "sqlite":
         return
 
@@ -153,19 +92,6 @@ def configure_engine_events(app: Flask) -> None:
         # writer wait its turn instead, so "database is locked" never reaches a
         # visitor.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _postgresql_on_connect(dbapi_connection, _record):
-    # Large values (email bodies above all) are compressed as they are stored. lz4 costs
-    # the server a fraction of the default pglz's CPU for a similar size (measured on
-    # digest bodies: about 50 against 120 microseconds a row). A server built without
-    # lz4 keeps its default.
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
-        row = cursor.fetchone()
-        if row and row[0]:
-            cursor.execute("SET default_toast_compression = 'lz4'")
-    dbapi_connection.commit()
 
 
 # ---------------------------------------------------------------- row locks

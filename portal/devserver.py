@@ -54,7 +54,8 @@ def dev_command(host: str, port: int) -> None:
     # Pages follow the address they are served on; a task that builds a link gets the same one.
     env = {**os.environ, "PORTAL_BASE_URL": app.config["PORTAL_BASE_URL"] or f"http://{host}:{port}"}
     children = [
-        _celery("worker", "--loglevel=INFO", "-Q", "mail,portal", "--concurrency=2", "--without-gossip",
+        # One worker for both mail lanes: a bulk task gives its process back within seconds.
+        _celery("worker", "--loglevel=INFO", "-Q", "mail,portal,bulk", "--concurrency=2", "--without-gossip",
                 "--without-mingle", "--without-heartbeat", env=env),
         _celery("beat", "--loglevel=INFO", "-s", schedule, env=env),
     ]

@@ -6,12 +6,15 @@ the same handful of queries at 100 registrations or 100,000.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import case, func, select
 
 from portal.consent.models import ConsentEvent, PageView
 from portal.database import utcnow
 from portal.extensions import db
-from portal.mail.models import EmailStatus, OutgoingEmail
+from portal.mail.delivery import lane_states
+from portal.mail.models import EmailStatus, Lane, OutgoingEmail
+from portal.mail.rate import bulk_limits, per_second
 from portal.newsletter.models import Subscriber, SubscriberStatus, subscriber_topic
 from portal.registration.models import (
     AttendeeCategory,
@@ -200,6 +203,32 @@ def outbox_figures() -> OutboxFigures:
         counts.get(EmailStatus.FAILED.value, 0),
         oldest,
     )
+
+
+@dataclass(frozen=True)
+class LaneFigures:
+    name: str
+    waiting: int
+    sent_last_minute: int
+    #: The configured MAIL_BULK_RATE (bulk lane only), e.g. "14/second".
+    rate: str | None
+    #: When what waits should be out, at the configured rate (or the last minute's pace).
+    expected_finish: datetime | None
+
+
+def lane_figures() -> list[LaneFigures]:
+    """Each mail lane's depth and pace, and when a running mailing should be out."""
+    figures = []
+    for state in lane_states():
+        bulk = state.lane == Lane.BULK.value
+        waiting = state.queued + state.sending
+        pace = per_second(bulk_limits()) if bulk else None
+        if pace is None and state.sent_last_minute:
+            pace = state.sent_last_minute / 60
+        finish = utcnow() + timedelta(seconds=waiting / pace) if waiting and pace else None
+        figures.append(LaneFigures(state.lane, waiting, state.sent_last_minute,
+                                   (current_app.config["MAIL_BULK_RATE"] or None) if bulk else None, finish))
+    return figures
 
 
 def bar_chart_svg(series: list[tuple[date, int]], width: int = 640, height: int = 160) -> dict:

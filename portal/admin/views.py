@@ -626,8 +626,8 @@ def outbox():
             .order_by(OutgoingEmail.created_at, OutgoingEmail.id).limit(OUTBOX_PAGE_ROWS)
         ))
     return render_template("admin/outbox.html", shown=shown, figures=dashboard_figures.outbox_figures(),
-                           button=ButtonForm(formdata=None), events=_events(), event=None,
-                           limit=OUTBOX_PAGE_ROWS)
+                           lanes=dashboard_figures.lane_figures(), button=ButtonForm(formdata=None),
+                           events=_events(), event=None, limit=OUTBOX_PAGE_ROWS)
 
 
 @bp.post("/outbox/retry")

@@ -14,6 +14,7 @@ def schedule(expression: str) -> crontab:
 def init_app(app: Flask) -> None:
     from portal.celery_app import register_tasks
     from portal.digests.cli import send_digests_command
+    from portal.mail import BULK_QUEUE
     from portal.digests.views import bp
 
     app.register_blueprint(bp)
@@ -22,6 +23,8 @@ def init_app(app: Flask) -> None:
     register_tasks(
         app,
         "portal.digests.tasks",
+        routes={name: {"queue": BULK_QUEUE} for name in (
+            "portal.digests.start_edition", "portal.digests.compose_batch", "portal.digests.advance_editions")},
         beat={
             "weekly-digest": {"task": "portal.digests.start_edition", "args": ["weekly"],
                               "schedule": schedule(config["DIGEST_WEEKLY_CRON"])},

@@ -16,7 +16,8 @@ from markupsafe import escape
 
 from portal.links import absolute_url
 from portal.mail import Cause, EmailContent, email
-from portal.mail.outbox import PreparedEmail, queue_claimed, queue_many
+from portal.mail.models import Lane
+from portal.mail.outbox import PreparedEmail, queue_many
 from portal.mail.render import RenderedEmail, ascii_html, render_email
 from portal.newsletter.emails import list_headers, preferences_url, unsubscribe_url, withhold_unless_subscribed
 from portal.newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_subscriber_token
@@ -152,9 +153,4 @@ class DigestRenderer:
 
 
 def queue_digests(messages: list[PreparedEmail]) -> list[int]:
-    return queue_many(messages)
-
-
-def queue_digests_claimed(messages: list[PreparedEmail]) -> list:
-    """For a caller that sends the digests itself after its commit (see portal.mail.outbox.queue_claimed)."""
-    return queue_claimed(messages)
+    return queue_many(messages, lane=Lane.BULK)

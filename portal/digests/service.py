@@ -210,16 +210,12 @@ class BatchResult:
     skipped: int = 0
     #: True once every subscriber has been decided: no further batch is needed.
     finished: bool = False
-    #: With send_here: the batch's digests, queued claimed, for the caller to send after its commit.
-    pending: list = field(default_factory=list)
 
 
-def compose_next_batch(edition_id: int, send_here: bool = False) -> BatchResult:
+def compose_next_batch(edition_id: int) -> BatchResult:
     """Decide the next batch of subscribers after the checkpoint: queue their digests or skip them.
 
-    `send_here`: the caller (the compose task) sends the batch itself once it
-    has committed, with portal.mail.tasks.deliver_now(result.pending), rather
-    than leaving the digests to the delivery queue (see outbox.queue_claimed).
+    The digests go to the outbox's bulk lane, whose workers send them at MAIL_BULK_RATE.
 
     Hazard: two tasks for the same edition (a redelivered message, the sweeper
     and a chain) must not both take the same batch. The edition's row lock
@@ -240,7 +236,7 @@ def compose_next_batch(edition_id: int, send_here: bool = False) -> BatchResult:
     size = config["DIGEST_BATCH_SIZE"]
     subscribers = _next_recipients(edition, size)
     if subscribers:
-        _compose_for(edition, subscribers, config["DIGEST_HIGHLIGHTS"], result, send_here)
+        _compose_for(edition, subscribers, config["DIGEST_HIGHLIGHTS"], result)
         edition.last_subscriber_id = subscribers[-1].id
     edition.progressed_at = utcnow()
     if len(subscribers) < size:
@@ -252,7 +248,7 @@ def compose_next_batch(edition_id: int, send_here: bool = False) -> BatchResult:
 
 
 def _compose_for(
-    edition: DigestEdition, subscribers: list[Subscriber], limit: int, result: BatchResult, send_here: bool
+    edition: DigestEdition, subscribers: list[Subscriber], limit: int, result: BatchResult
 ) -> None:
     pool = highlight_pool()
     event = upcoming_event()
@@ -278,11 +274,7 @@ def _compose_for(
                            "resource_ids": [h.id for h in chosen]})
         carried.update(h.id for h in chosen)
         result.queued += 1
-    if send_here:
-        result.pending = emails.queue_digests_claimed(messages)
-        email_ids = iter([pending.id for pending in result.pending])
-    else:
-        email_ids = iter(emails.queue_digests(messages))
+    email_ids = iter(emails.queue_digests(messages))
     for delivery in deliveries:
         if delivery["resource_ids"]:
             delivery["email_id"] = next(email_ids)

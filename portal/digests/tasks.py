@@ -2,17 +2,17 @@
 
 Each task takes ids or a frequency, calls one service and commits. The
 compose task publishes its successor only after its own batch committed,
-so the chain is at most one batch ahead of what the database knows, and
-then sends its own batch; the minutely `advance_digest_editions` restarts a
-chain a crash broke, and the outbox sweeper sends what a crash left unsent.
+so the chain is at most one batch ahead of what the database knows; its
+digests go to the outbox's bulk lane. The minutely `advance_digest_editions`
+restarts a chain a crash broke. These tasks run on the bulk lane's queue, so a
+mailing never takes a process from transactional mail.
 """
 from celery import shared_task
 from flask import current_app
 
-from portal.celery_app import enqueue_after_commit, publish, publish_committed_tasks
+from portal.celery_app import enqueue_after_commit, publish
 from portal.digests import service
 from portal.extensions import db
-from portal.mail.tasks import deliver_now
 from portal.resources.linkcheck import check_catalog_links
 
 
@@ -32,19 +32,12 @@ def start_edition(frequency: str) -> int:
 
 @shared_task(name="portal.digests.compose_batch")
 def compose_digest_batch(edition_id: int) -> dict:
-    """Compose one batch, start the next, then send this one's digests over one SMTP session.
-
-    Sending here rather than through the delivery queue spares every digest a
-    claim and a read back of its row, and keeps a mailing of 100,000 from
-    queueing ahead of a registration confirmation.
-    """
-    result = service.compose_next_batch(edition_id, send_here=True)
+    """Compose one batch of digests into the outbox's bulk lane, then start the next batch."""
+    result = service.compose_next_batch(edition_id)
     if not result.finished:
         enqueue_after_commit(compose_digest_batch, edition_id)
     db.session.commit()
-    publish_committed_tasks()  # another worker composes the next batch while this one sends
-    sent = deliver_now(result.pending)
-    return {"queued": result.queued, "skipped": result.skipped, "finished": result.finished, "delivery": sent}
+    return {"queued": result.queued, "skipped": result.skipped, "finished": result.finished}
 
 
 @shared_task(name="portal.digests.advance_editions")

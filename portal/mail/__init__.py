@@ -10,7 +10,9 @@ __all__ = [
     "Attachment", "Cause", "EmailContent", "InvalidEmailError", "email", "init_app", "queue_email", "sender_domain",
 ]
 
+# The lanes' Celery queues: compose runs a worker for each; `make run`'s one worker serves both.
 MAIL_QUEUE = "mail"
+BULK_QUEUE = "bulk"
 
 
 def init_app(app: Flask) -> None:
@@ -23,7 +25,7 @@ def init_app(app: Flask) -> None:
     register_tasks(
         app,
         "portal.mail.tasks",
-        routes={"portal.deliver_emails": {"queue": MAIL_QUEUE}},
+        routes={"portal.deliver_emails": {"queue": MAIL_QUEUE}, "portal.deliver_bulk_emails": {"queue": BULK_QUEUE}},
         beat={
             "sweep-outbox": {
                 "task": "portal.sweep_outbox",

@@ -17,17 +17,28 @@ class EmailStatus(str, enum.Enum):
     WITHHELD = "withheld"  # a send-time check stopped it (last_error says why); never sent
 
 
+class Lane(str, enum.Enum):
+    """Each lane has its own Celery queue and workers, so a mailing never delays a confirmation."""
+
+    TRANSACTIONAL = "transactional"  # confirmations, links, status changes, invites: at once
+    BULK = "bulk"  # digests and other mailings: paced by MAIL_BULK_RATE
+
+
 class OutgoingEmail(db.Model):
     __tablename__ = "outgoing_email"
     __table_args__ = (
         CheckConstraint(
             "status IN ('queued', 'sending', 'sent', 'failed', 'withheld')", name="status_known"
         ),
+        CheckConstraint("lane IN ('transactional', 'bulk')", name="lane_known"),
         Index("ix_outgoing_email_due", "status", "next_attempt_at"),
         Index("ix_outgoing_email_cause", "cause_kind", "cause_id"),
+        Index("ix_outgoing_email_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    lane: Mapped[str] = mapped_column(String(16), default=Lane.TRANSACTIONAL.value,
+                                      server_default=Lane.TRANSACTIONAL.value)
     #: The template folder under templates/email/ that produced this message.
     name: Mapped[str] = mapped_column(String(64))
     to_address: Mapped[str] = mapped_column(String(320))
@@ -79,3 +90,14 @@ class OutgoingEmailAttachment(db.Model):
     content_id: Mapped[str | None] = mapped_column(String(255))
 
     email: Mapped[OutgoingEmail] = relationship(back_populates="attachments")
+
+
+class MailSendWindow(db.Model):
+    """On the embedded default, the count of bulk messages sent in one MAIL_BULK_RATE window (portal.mail.rate)."""
+
+    __tablename__ = "mail_send_window"
+
+    #: The limit it counts, e.g. "14/1second".
+    limit_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int]
+    used: Mapped[int]

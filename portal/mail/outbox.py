@@ -12,26 +12,18 @@ sends it later.
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid, parseaddr
-from datetime import timedelta
 from functools import lru_cache, wraps
 
 from flask import current_app
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from portal.celery_app import enqueue_item_after_commit
-from portal.database import bulk_insert, is_postgresql, utcnow
 from portal.extensions import db
-from portal.mail import delivery
-from portal.mail.models import EmailStatus, OutgoingEmail, OutgoingEmailAttachment
+from portal.mail.models import Lane, OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import RenderedEmail, render_email
-from portal.mail.tasks import deliver_emails
+from portal.mail.tasks import delivery_task
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
-
-
-
-# SQLite: rows per INSERT ... RETURNING statement in queue_many (PostgreSQL reserves the ids
-# and needs no RETURNING: see _reserve_ids).
-INSERT_PAGE_ROWS = 10
+from portal.mail.withhold import register_withhold_check
 
 
 def sender_domain() -> str:
@@ -118,7 +110,7 @@ def queue_email(
     )
     db.session.add(email)
     db.session.flush()
-    enqueue_item_after_commit(deliver_emails, email.id)
+    enqueue_item_after_commit(delivery_task(Lane.TRANSACTIONAL), email.id)
     return email
 
 
@@ -133,38 +125,14 @@ class PreparedEmail:
     cause: Cause
 
 
-def queue_many(messages: Sequence[PreparedEmail]) -> list[int]:
-    """Write many rendered messages to the outbox in the caller's transaction.
+def queue_many(messages: Sequence[PreparedEmail], lane: Lane = Lane.BULK) -> list[int]:
+    """Write many rendered messages to the outbox in the caller's transaction, in `lane`.
 
     The bulk path of queue_email for mailings (no attachments): the same
-    checks, the rows sent together, ids published after commit. Returns the
-    new ids in the order of `messages`. Raises InvalidEmailError before
-    anything is written.
+    checks, the rows written by one executemany INSERT, ids published after
+    commit. Returns the new ids in the order of `messages`. Raises
+    InvalidEmailError before anything is written.
     """
-    ids = [row["id"] for row in _write_many(messages, {})]
-    for email_id in ids:
-        enqueue_item_after_commit(deliver_emails, email_id)
-    return ids
-
-
-def queue_claimed(messages: Sequence[PreparedEmail]) -> list[delivery.PendingEmail]:
-    """queue_many for a sender that delivers the messages itself once its transaction commits.
-
-    The rows are written already claimed by the caller, as delivery's claim
-    would leave them (sending, one attempt, a lease), and nothing is
-    published: the caller commits, then hands the returned rows to
-    portal.mail.tasks.deliver_now. The rows never have to be claimed or read
-    back, and a mailing does not queue ahead of other mail in the delivery
-    queue. If the caller dies first, the lease runs out and the outbox
-    sweeper sends what it had not, as for any abandoned claim.
-    """
-    lease = utcnow() + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-    claim = {"status": EmailStatus.SENDING.value, "attempts": 1, "deferrals": 0, "lease_expires_at": lease}
-    return [delivery.PendingEmail.from_row(row) for row in _write_many(messages, claim)]
-
-
-def _write_many(messages: Sequence[PreparedEmail], state: dict) -> list[dict]:
-    """Check and insert the messages' rows, with `state` (status and the like) on each; returns them with ids."""
     if not messages:
         return []
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
@@ -175,39 +143,22 @@ def _write_many(messages: Sequence[PreparedEmail], state: dict) -> list[dict]:
         check_headers(dict(message.headers))
         check_header_value("subject", message.rendered.subject)
         rows.append({
-            "name": message.name, "to_address": message.to, "from_address": sender,
+            "name": message.name, "lane": lane.value, "to_address": message.to, "from_address": sender,
             "subject": message.rendered.subject, "body_text": message.rendered.text,
             "body_html": message.rendered.html, "headers": dict(message.headers),
             "message_id": make_msgid(domain=domain), "cause_kind": message.cause.kind,
-            "cause_id": message.cause.id, **state,
+            "cause_id": message.cause.id,
         })
-    if is_postgresql():
-        ids = _reserve_ids(len(rows))
-        for row, email_id in zip(rows, ids):
-            row["id"] = email_id
-        bulk_insert(OutgoingEmail.__table__, rows)
-    else:
-        # Hazard: RETURNING order of a multi-row INSERT is only guaranteed with
-        # sort_by_parameter_order, which SQLAlchemy then ensures.
-        statement = insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True)
-        ids = list(db.session.scalars(statement.execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS), rows))
-        for row, email_id in zip(rows, ids):
-            row["id"] = email_id
-    return rows
+    # RETURNING in the order of the rows is guaranteed only with sort_by_parameter_order.
+    statement = insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True)
+    ids = list(db.session.scalars(statement, rows))
+    task = delivery_task(lane)
+    for email_id in ids:
+        enqueue_item_after_commit(task, email_id)
+    return ids
 
 
-def _reserve_ids(count: int) -> list[int]:
-    """PostgreSQL: `count` new outbox ids, taken from the id column's own sequence.
-
-    The rows then go in by COPY (portal.database.bulk_insert), which returns
-    nothing: the ids have to be known before.
-    """
-    return list(db.session.scalars(_RESERVE_IDS, {"count": count}))
-
-
-_RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('outgoing_email', 'id')) FROM generate_series(1, :count)")
-
-def email(name: str, withhold_if: Callable[[list[delivery.PendingEmail]], dict[int, str]] | None = None):
+def email(name: str, withhold_if: Callable[[list[OutgoingEmail]], dict[int, str]] | None = None):
     """Declare an email: the decorated function returns its template context (or an EmailContent).
 
     Calling the result queues the message: `send_x(..., to=address)`, with
@@ -220,7 +171,7 @@ def email(name: str, withhold_if: Callable[[list[delivery.PendingEmail]], dict[i
 
     def decorator(build_context):
         if withhold_if is not None:
-            delivery.register_withhold_check(name, withhold_if)
+            register_withhold_check(name, withhold_if)
 
         @wraps(build_context)
         def send(

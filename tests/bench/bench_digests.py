@@ -397,7 +397,7 @@ def write_shares(edition_id: int, shares: list[Path]) -> int:
     """The edition's messages, built and serialized exactly as delivery does, dealt round-robin into `shares`."""
     from portal.digests.models import DigestDelivery
     from portal.extensions import db
-    from portal.mail.delivery import message_bytes
+    from portal.mail.message import message_bytes
     from portal.mail.models import OutgoingEmail
 
     started = time.perf_counter()

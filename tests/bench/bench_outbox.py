@@ -128,7 +128,7 @@ def queue_emails() -> list[int]:
 def serialized_messages(ids: list[int]) -> list[tuple[str, str, bytes]]:
     """What the baselines send: the same rows, built and serialized exactly as delivery does."""
     from portal.extensions import db
-    from portal.mail.delivery import message_bytes
+    from portal.mail.message import message_bytes
     from portal.mail.models import OutgoingEmail
 
     rows = db.session.scalars(

@@ -1,21 +1,22 @@
 """The outbox: queued in the caller's transaction, delivered once by a real worker over real SMTP."""
 import time
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select
 
 from portal.database import utcnow
 from portal.extensions import db
 from portal.celery_app import publish_committed_tasks
 from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
-from portal.mail.models import EmailStatus, OutgoingEmail
-from portal.mail.outbox import PreparedEmail, queue_claimed, queue_many
+from portal.mail import withhold
+from portal.mail.models import EmailStatus, Lane, OutgoingEmail
+from portal.mail.outbox import PreparedEmail, queue_many
 from portal.mail.render import RenderedEmail
-from portal.mail.tasks import deliver_emails, deliver_now
+from portal.mail.tasks import deliver_bulk_emails, deliver_emails
 from tests.support.broker import take_published
-from tests.support.database import BACKEND
 from tests.support.mail import GENEROUS, PDF, queue_test_email, row_state, wait_for_status
+from tests.support.wait import wait_until
+from tests.support.worker import start_worker
 
 
 def test_queued_email_is_written_in_the_callers_transaction(app):
@@ -87,7 +88,7 @@ def test_headers_attachments_and_cause_travel_beside_the_context(app):
 
 
 def test_a_send_time_check_withholds_a_queued_message(smtp_env, smtp_server, make_app, monkeypatch):
-    monkeypatch.setattr(delivery, "_WITHHOLD_CHECKS", {})
+    monkeypatch.setattr(withhold, "_CHECKS", {})
     gone = set()
 
     def check(rows):
@@ -157,18 +158,7 @@ def test_queue_refuses_headers_the_outbox_owns_or_malformed_names(app, name):
             queue_test_email(headers={name: "value"})
 
 
-@pytest.mark.skipif(BACKEND != "services", reason="TOAST compression is PostgreSQL's")
-def test_large_bodies_are_stored_with_lz4_on_postgresql(app):
-    with app.app_context():
-        row = queue_test_email()  # its HTML, CSS inlined, is well past the 2 kB where compression starts
-        db.session.commit()
-        method = db.session.scalar(
-            text("SELECT pg_column_compression(body_html) FROM outgoing_email WHERE id = :id"), {"id": row.id})
-    assert method == "lz4"
-
-
 def test_a_bulk_queue_stores_every_message_exactly_as_given(app):
-    # On PostgreSQL the rows go in by binary COPY: nothing may be escaped, re-encoded or defaulted differently.
     text_body = "Tab\there, a backslash \\ and \\n, CRLF\r\nand a lone CR\rZoë · 東京\n"
     html_body = "<p>Zoë &amp; \\ \t</p>\n" * 400  # long enough to be compressed
     headers = {"List-Unsubscribe": "<https://example.org/u/1>", "List-Id": "News <news.example.org>"}
@@ -200,38 +190,82 @@ def prepared_for_readers(count: int, name: str = "digest") -> list[PreparedEmail
     ]
 
 
-def test_messages_queued_claimed_wait_for_their_sender_and_fall_to_the_sweeper_when_its_lease_runs_out(app):
+def test_a_mailing_goes_to_the_bulk_lane_and_its_queue(app):
     with app.app_context():
-        pending = queue_claimed(prepared_for_readers(2))
+        ids = queue_many(prepared_for_readers(3))
         db.session.commit()
         publish_committed_tasks()
-        ids = [p.id for p in pending]
-        rows = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.id.in_(ids)).order_by(OutgoingEmail.id)).all()
-        assert [(r.to_address, r.status, r.attempts) for r in rows] == [
-            (f"reader{n}@example.org", EmailStatus.SENDING.value, 1) for n in range(2)
-        ]
-        assert [(p.to_address, p.subject, p.attempts) for p in pending] == [
-            (f"reader{n}@example.org", f"Issue {n}", 1) for n in range(2)
-        ]
-        assert take_published(app) == [] and delivery.due_email_ids() == []  # the sender's, until its lease runs out
+        lanes = set(db.session.scalars(select(OutgoingEmail.lane).where(OutgoingEmail.id.in_(ids))))
+    assert lanes == {Lane.BULK.value}
+    assert take_published(app) == [("portal.deliver_bulk_emails", (ids,))]
 
-        db.session.execute(
-            update(OutgoingEmail).where(OutgoingEmail.id.in_(ids)).values(lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
+
+def test_a_confirmation_goes_to_the_transactional_lane_and_its_queue(app):
+    with app.app_context():
+        row = queue_test_email()
         db.session.commit()
-        assert delivery.due_email_ids() == ids
+        publish_committed_tasks()
+        assert row.lane == Lane.TRANSACTIONAL.value
+        email_id = row.id
+    assert take_published(app) == [("portal.deliver_emails", ([email_id],))]
 
 
-def test_a_sender_of_its_own_messages_stops_at_half_the_lease_counted_from_when_it_wrote_them(
-    smtp_env, smtp_server, make_app
-):
-    app = make_app(OUTBOX_LEASE_SECONDS=2)
+def test_the_bulk_rate_sends_what_its_window_allows_and_queues_the_rest_for_the_next(smtp_env, smtp_server, make_app):
+    app = make_app(MAIL_BULK_RATE="2/hour")
     with app.app_context():
         # Not "digest": its send-time check would withhold mail to readers who do not exist.
-        pending = queue_claimed(prepared_for_readers(3, name="notice"))
+        ids = queue_many(prepared_for_readers(5, name="notice"))
         db.session.commit()
-        time.sleep(1.2)  # a slow commit and publish: over half the lease gone before the first send
-        outcome = deliver_now(pending)
-    assert (outcome["sent"], outcome["released"]) == (1, 2)
-    assert len(smtp_server.messages) == 1
-    assert take_published(app) == [("portal.deliver_emails", ([p.id for p in pending[1:]],))]
+        outcome = deliver_bulk_emails(ids)
+        waiting = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.id.in_(ids[2:]))).all()
+        assert (outcome["sent"], outcome["released"]) == (2, 3)
+        assert {(row.status, row.attempts) for row in waiting} == {(EmailStatus.QUEUED.value, 0)}
+        assert all(row.next_attempt_at > utcnow() for row in waiting)
+        assert delivery.due_email_ids() == []
+    assert len(smtp_server.messages) == 2
+
+
+def test_transactional_mail_is_never_held_by_the_bulk_rate(smtp_env, smtp_server, make_app):
+    app = make_app(MAIL_BULK_RATE="1/hour")
+    with app.app_context():
+        ids = [queue_test_email(to=f"person{n}@example.org").id for n in range(3)]
+        db.session.commit()
+        assert deliver_emails(ids)["sent"] == 3
+
+
+def test_a_bulk_task_gives_its_process_back_after_its_time_and_hands_the_rest_on(smtp_env, smtp_server, make_app):
+    app = make_app(MAIL_BULK_RATE="1/second", MAIL_BULK_TASK_SECONDS=1.5)
+    with app.app_context():
+        ids = queue_many(prepared_for_readers(10, name="notice"))
+        db.session.commit()
+        publish_committed_tasks()
+        take_published(app)
+        outcome = deliver_bulk_emails(ids)
+    assert 1 <= outcome["sent"] <= 3 and outcome["sent"] + outcome["released"] == 10
+    [(task, (handed_on,))] = take_published(app)
+    assert task == "portal.deliver_bulk_emails" and handed_on == ids[outcome["sent"]:]
+
+
+def test_the_bulk_rate_holds_across_every_worker_process(smtp_env, smtp_server, make_app, tmp_path):
+    smtp_env["MAIL_BULK_RATE"] = "4/hour"
+    app = make_app()
+    worker = start_worker(smtp_env, tmp_path, concurrency=2)
+    try:
+        with app.app_context():
+            ids = []
+            for batch in range(4):  # four tasks, for the two processes to share
+                ids += queue_many(prepared_for_readers(3, name="notice"))
+                db.session.commit()
+                publish_committed_tasks()
+
+        def settled():
+            with app.app_context():
+                sending = db.session.scalar(select(func.count()).where(OutgoingEmail.status == EmailStatus.SENDING.value))
+                db.session.remove()
+            return sending == 0 and len(smtp_server.messages) >= 4
+
+        wait_until(settled, timeout=GENEROUS, message="the first window's messages sent")
+        time.sleep(1)
+    finally:
+        worker.stop()
+    assert len(smtp_server.messages) == 4

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.mail.delivery import build_message
+from portal.mail.message import parsed_message
 from portal.mail.models import OutgoingEmail
 from tests.support.registration import manage_path, new_event, register
 from tests.support.mail import outbox
@@ -43,7 +43,7 @@ def calendar_parts(app) -> list[tuple[str, email.message.EmailMessage]]:
     """(email name, text/calendar part) of every queued message, in the order they were queued."""
     with app.app_context():
         rows = db.session.scalars(select(OutgoingEmail).order_by(OutgoingEmail.id))
-        messages = [(row.name, build_message(row)) for row in rows]
+        messages = [(row.name, parsed_message(row)) for row in rows]
     assert all(isinstance(message.policy, type(email.policy.default)) for _, message in messages)
     return [(name, part) for name, message in messages for part in message.walk()
             if part.get_content_type() == "text/calendar"]

@@ -3,7 +3,7 @@ import pytest
 from flask.sessions import SecureCookieSessionInterface
 
 from portal.extensions import db
-from portal.mail.delivery import build_message
+from portal.mail.message import parsed_message
 from portal.mail.models import OutgoingEmail
 from tests.support.mail import outbox
 from tests.support.registration import new_event, register, registrations, status_counts
@@ -145,7 +145,7 @@ def test_confirmation_headers_carry_only_what_the_portal_set(reg_app):
     )
     with reg_app.app_context():
         row = db.session.query(OutgoingEmail).one()
-        message = build_message(row)
+        message = parsed_message(row)
         assert message["To"] == "zoe@example.org"
         assert message["Bcc"] is None and message["Cc"] is None
         assert message["Subject"] == "You are registered: Test Policy Summit, September 23–24, 2030"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from portal.admin.service import invite_account
 from portal.database import utcnow
 from portal.extensions import db
-from portal.mail.delivery import message_bytes
+from portal.mail.message import message_bytes
 from portal.mail.models import OutgoingEmail
 from portal.mail.validation import address_key
 from portal.newsletter import emails as newsletter_emails

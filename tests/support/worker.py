@@ -57,7 +57,7 @@ class CeleryProcess:
 
 def start_worker(env: dict, log_dir: Path, concurrency: int = 2, app: str = PORTAL_CELERY_APP) -> CeleryProcess:
     worker = CeleryProcess(
-        env, log_dir / "worker.log", "worker", "--loglevel=INFO", "-Q", "mail,portal",
+        env, log_dir / "worker.log", "worker", "--loglevel=INFO", "-Q", "mail,portal,bulk",
         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
         "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", app=app,
     )

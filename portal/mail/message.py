@@ -1,0 +1,82 @@
+"""Build the message an outbox row stands for, with the email package's EmailMessage.
+
+The row holds everything that was decided when the mail was queued (addresses,
+subject, bodies, extra headers, Message-ID, attachments); only the Date is
+added here, at the moment of sending. policy.SMTP writes CRLF line endings, as
+SMTP carries them; smtplib's send_message switches to SMTPUTF8 (and raw UTF-8
+headers) by itself when an address needs it.
+"""
+import email
+import email.policy
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses
+
+from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
+
+# 7bit: bodies that are not plain ASCII go quoted-printable (or base64), since nothing
+# tells us the relay takes 8BITMIME.
+WIRE_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+
+
+def build_message(row) -> EmailMessage:
+    """alternative(text, html) with inline images related to the html, downloads mixed around it.
+
+    `row` is an OutgoingEmail or anything with its columns and `attachments`.
+    Raises InvalidEmailError for a row that could inject a header.
+    """
+    _check_row(row)
+    message = EmailMessage(policy=WIRE_POLICY)
+    message["Subject"] = row.subject
+    message["From"] = row.from_address
+    message["To"] = row.to_address
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = row.message_id
+    for name, value in (row.headers or {}).items():
+        message[name] = value
+    message.set_content(row.body_text)
+    message.add_alternative(row.body_html, subtype="html")
+    html = message.get_payload()[1]
+    for attachment in row.attachments:
+        maintype, subtype, params = _content_type(attachment.content_type)
+        if attachment.content_id:
+            html.add_related(attachment.data, maintype, subtype, cid=f"<{attachment.content_id}>",
+                             filename=attachment.filename, disposition="inline", params=params)
+        else:
+            message.add_attachment(attachment.data, maintype, subtype, filename=attachment.filename, params=params)
+    return message
+
+
+def message_bytes(row) -> bytes:
+    """The message as it goes over SMTP (an address that needs it written as raw UTF-8)."""
+    message = build_message(row)
+    return message.as_bytes(policy=WIRE_POLICY.clone(utf8=True) if needs_smtputf8(row) else WIRE_POLICY)
+
+
+def parsed_message(row) -> EmailMessage:
+    """The message as a mail client reads it (parsed back from the wire bytes), for inspection."""
+    return email.message_from_bytes(message_bytes(row), policy=email.policy.default)
+
+
+def needs_smtputf8(row) -> bool:
+    """True when an address itself (not just a display name) has non-ASCII characters."""
+    if (row.from_address + row.to_address).isascii():
+        return False
+    return not all(address.isascii() for _, address in getaddresses([row.from_address, row.to_address]))
+
+
+def _check_row(row) -> None:
+    # queue_email already refused these; rows written any other way are checked here.
+    check_address("sender", row.from_address)
+    check_address("recipient", row.to_address)
+    check_header_value("subject", row.subject)
+    check_header_value("message id", row.message_id)
+    check_headers(row.headers or {})
+    for attachment in row.attachments:
+        check_attachment(attachment.filename, attachment.content_type, attachment.content_id)
+
+
+def _content_type(value: str) -> tuple[str, str, dict]:
+    """Type, subtype and parameters of an attachment's content type, e.g. a calendar's charset and method."""
+    header = EmailMessage()
+    header["Content-Type"] = value
+    return header.get_content_maintype(), header.get_content_subtype(), dict(header["Content-Type"].params)

@@ -1,0 +1,154 @@
+"""Where messages go: the SMTP relay (MAIL_SERVER), or the development Maildir when there is none.
+
+Flask-Mail holds the SMTP settings and opens the session (server, STARTTLS,
+login); smtplib's send_message sends each message over that one kept-open
+connection. Every failure is turned into one of three errors that tell the
+caller what to do with the message: retry it, fail it, or put the whole batch
+back because the server cannot be reached.
+"""
+import mailbox
+import smtplib
+import socket
+from contextlib import contextmanager
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+
+from flask import current_app
+
+
+class DeliveryError(Exception):
+    """Sending one message did not succeed; the subclass says whether to try again."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Worth retrying later: a 4xx reply or trouble with the connection."""
+
+
+class ServerUnavailableError(TemporaryDeliveryError):
+    """No usable connection to the server, so the rest of the batch would fail the same way."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The server refused this message for good (5xx); retrying would not help."""
+
+
+class SMTPTransport:
+    """One SMTP connection reused for a batch; reconnects once if the server hung up meanwhile."""
+
+    def __init__(self, config):
+        self.timeout = config["MAIL_TIMEOUT"]
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        state = current_app.extensions["mail"]
+        where = f"{state.server}:{state.port}"
+        try:
+            # Hazard: Flask-Mail connects without a timeout, and a relay that accepts
+            # TCP but never greets would hang this worker for good. smtplib takes the
+            # default timeout when it creates the socket, so it is set just around the
+            # connect; a prefork worker child runs one task at a time.
+            with _socket_default_timeout(self.timeout):
+                return state.connect().configure_host()
+        except smtplib.SMTPResponseException as exc:
+            # Failing at greeting, STARTTLS or login is about the server or our
+            # settings, never about one message: retry rather than fail the row.
+            raise ServerUnavailableError(f"{where} refused the session: {_reply_text(exc.smtp_code, exc.smtp_error)}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ServerUnavailableError(f"cannot connect to {where}: {exc}") from exc
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        envelope_from, envelope_to = parseaddr(sender)[1], parseaddr(recipient)[1]
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = self._connect()
+            try:
+                self.conn.send_message(message, envelope_from, [envelope_to])
+            except smtplib.SMTPServerDisconnected as exc:
+                # Usually an idle connection the server closed; a fresh one may work. A
+                # message the server had taken before hanging up may so go twice, which
+                # at-least-once allows and its fixed Message-ID makes show once.
+                self._drop()
+                if attempt == 1:
+                    continue
+                raise ServerUnavailableError(f"server disconnected: {exc}") from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = next(iter(exc.recipients.values()))
+                raise _classify(code, reply) from exc
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code == 421:
+                    self._drop()
+                raise _classify(exc.smtp_code, exc.smtp_error) from exc
+            except smtplib.SMTPNotSupportedError as exc:
+                raise PermanentDeliveryError(f"server cannot take this message: {exc}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                # A timeout may leave the server mid-reply, so this connection
+                # cannot be trusted for another message.
+                self._drop()
+                raise ServerUnavailableError(f"connection error: {exc}") from exc
+            return
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+        self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._drop()
+
+
+class DevMailboxTransport:
+    """The embedded default: a Maildir under instance/, shown at /dev/mail."""
+
+    def __init__(self, config):
+        self.box = mailbox.Maildir(Path(config["DEV_MAILBOX"]), create=True)
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        # As SMTP would carry it: raw UTF-8 only where an address needs SMTPUTF8.
+        policy = message.policy if (sender + recipient).isascii() else message.policy.clone(utf8=True)
+        self.box.add(message.as_bytes(policy=policy))
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def open_transport():
+    config = current_app.config
+    transport = SMTPTransport(config) if config["MAIL_SERVER"] else DevMailboxTransport(config)
+    try:
+        yield transport
+    finally:
+        transport.close()
+
+
+@contextmanager
+def _socket_default_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _reply_text(code: int, reply) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{code} {text}"
+
+
+def _classify(code: int, reply) -> DeliveryError:
+    message = _reply_text(code, reply)
+    if code == 421:  # the server is closing this session: nothing more will get through it
+        return ServerUnavailableError(message)
+    if 500 <= code < 600:
+        return PermanentDeliveryError(message)
+    return TemporaryDeliveryError(message)
