@@ -55,14 +55,20 @@ def one_of(column, values):
     return column.in_(values)
 
 
-def bulk_insert(table: Table, rows: list[dict]) -> None:
+def bulk_insert(table: Table, rows: list[dict], returning=None) -> list:
     """Insert many rows (dicts with the same keys) in the session's transaction: one executemany.
 
     SQLAlchemy sends them as multi-row INSERTs ("insertmanyvalues"), a page of
-    rows per statement, on both backends.
+    rows per statement, on both backends. With `returning` (a column), returns
+    its values in the order of `rows`.
     """
-    if rows:
+    if not rows:
+        return []
+    if returning is None:
         db.session.execute(table.insert(), rows)
+        return []
+    # RETURNING follows the order of the rows only with sort_by_parameter_order.
+    return list(db.session.scalars(table.insert().returning(returning, sort_by_parameter_order=True), rows))
 
 
 def configure_engine_events(app: Flask) -> None:

@@ -47,7 +47,7 @@ def decide():
     # plain values the service checks, so no form object is needed here.
     wants_json = request.accept_mimetypes.best == "application/json"
     # The log row is the decision's only write: committed as it is written, it costs
-    # one round trip instead of three (measured in tests/bench/bench_consent.py).
+    # one round trip instead of three (BEGIN, INSERT, COMMIT).
     commit_each_statement()
     try:
         choice, cookie = service.record_choice(

@@ -15,9 +15,9 @@ from email.utils import make_msgid, parseaddr
 from functools import lru_cache, wraps
 
 from flask import current_app
-from sqlalchemy import insert
 
 from portal.celery_app import enqueue_item_after_commit
+from portal.database import bulk_insert
 from portal.extensions import db
 from portal.mail.models import Lane, OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import RenderedEmail, render_email
@@ -129,7 +129,7 @@ def queue_many(messages: Sequence[PreparedEmail], lane: Lane = Lane.BULK) -> lis
     """Write many rendered messages to the outbox in the caller's transaction, in `lane`.
 
     The bulk path of queue_email for mailings (no attachments): the same
-    checks, the rows written by one executemany INSERT, ids published after
+    checks, the rows written by one executemany (bulk_insert), ids published after
     commit. Returns the new ids in the order of `messages`. Raises
     InvalidEmailError before anything is written.
     """
@@ -149,9 +149,7 @@ def queue_many(messages: Sequence[PreparedEmail], lane: Lane = Lane.BULK) -> lis
             "message_id": make_msgid(domain=domain), "cause_kind": message.cause.kind,
             "cause_id": message.cause.id,
         })
-    # RETURNING in the order of the rows is guaranteed only with sort_by_parameter_order.
-    statement = insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True)
-    ids = list(db.session.scalars(statement, rows))
+    ids = bulk_insert(OutgoingEmail.__table__, rows, returning=OutgoingEmail.__table__.c.id)
     task = delivery_task(lane)
     for email_id in ids:
         enqueue_item_after_commit(task, email_id)
