@@ -48,14 +48,12 @@ from portal.admin.forms import (
     SetPasswordForm,
 )
 from portal.admin.models import AdminUser, ExportPreset
-from portal.celery_app import enqueue_item_after_commit
 from portal.database import LockTimeout, utcnow
 from portal.extensions import db, limiter
 from portal.forms import ButtonForm
 from portal.links import safe_redirect_path
-from portal.mail.delivery import requeue_failed
+from portal.mail.outbox import queue_failed_again
 from portal.mail.models import EmailStatus, OutgoingEmail
-from portal.mail.tasks import deliver_emails
 from portal.registration import checkin, service as registrations
 from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
 from portal.registration.errors import EmailTaken, EventChangeRefused, RegistrationError
@@ -637,9 +635,7 @@ def retry_outbox():
         abort(400)
     raw_id = request.form.get("email_id", "")
     ids = [int(raw_id)] if raw_id.isdigit() else None
-    requeued = requeue_failed(ids)
-    for email_id in requeued:
-        enqueue_item_after_commit(deliver_emails, email_id)
+    requeued = queue_failed_again(ids)
     record_action(current_user, "outbox_retry", f"{len(requeued)} email(s)", {"ids": requeued[:100]})
     db.session.commit()
     flash(f"{len(requeued)} failed email(s) queued again.", "success")

@@ -2,10 +2,9 @@
 import click
 from flask.cli import with_appcontext
 
-from portal.celery_app import enqueue_item_after_commit, publish_committed_tasks
+from portal.celery_app import publish_committed_tasks
 from portal.extensions import db
-from portal.mail import delivery
-from portal.mail.tasks import deliver_emails
+from portal.mail.outbox import queue_failed_again
 
 
 @click.group("outbox")
@@ -20,9 +19,7 @@ def outbox_cli() -> None:
 @with_appcontext
 def retry_command(failed_since, ids) -> None:
     """Queue failed mail again (all of it, unless narrowed), with its attempts reset."""
-    requeued = delivery.requeue_failed(list(ids) or None, failed_since)
-    for email_id in requeued:
-        enqueue_item_after_commit(deliver_emails, email_id)
+    requeued = queue_failed_again(list(ids) or None, failed_since)
     db.session.commit()
     publish_committed_tasks()
     click.echo(f"{len(requeued)} failed email(s) queued again.")

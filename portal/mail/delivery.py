@@ -252,8 +252,8 @@ def _release(rows: list[OutgoingEmail], outcome: BatchOutcome, go_at: float) -> 
     outcome.released_until = go_at
 
 
-def requeue_failed(ids: list[int] | None = None, failed_since: datetime | None = None) -> list[int]:
-    """Put failed rows back in the queue, due now, with their attempts reset; returns their ids."""
+def requeue_failed(ids: list[int] | None = None, failed_since: datetime | None = None) -> list[tuple[int, str]]:
+    """Put failed rows back in the queue, due now, with their attempts reset; returns their (id, lane)."""
     conditions = [OutgoingEmail.status == EmailStatus.FAILED.value]
     if ids:
         conditions.append(OutgoingEmail.id.in_(ids))
@@ -264,10 +264,10 @@ def requeue_failed(ids: list[int] | None = None, failed_since: datetime | None =
         .where(*conditions)
         .values(status=EmailStatus.QUEUED.value, attempts=0, deferrals=0, next_attempt_at=utcnow(),
                 failed_at=None, lease_expires_at=None)
-        .returning(OutgoingEmail.id)
+        .returning(OutgoingEmail.id, OutgoingEmail.lane)
         .execution_options(synchronize_session=False)
     )
-    return sorted(result.scalars())
+    return sorted((email_id, lane) for email_id, lane in result)
 
 
 # ---------------------------------------------------------------- sweeping

@@ -19,6 +19,7 @@ from flask import current_app
 from portal.celery_app import enqueue_item_after_commit
 from portal.database import bulk_insert
 from portal.extensions import db
+from portal.mail import delivery
 from portal.mail.models import Lane, OutgoingEmail, OutgoingEmailAttachment
 from portal.mail.render import RenderedEmail, render_email
 from portal.mail.tasks import delivery_task
@@ -154,6 +155,17 @@ def queue_many(messages: Sequence[PreparedEmail], lane: Lane = Lane.BULK) -> lis
     for email_id in ids:
         enqueue_item_after_commit(task, email_id)
     return ids
+
+
+def queue_failed_again(ids: list[int] | None = None, failed_since=None) -> list[int]:
+    """Queue failed mail again (all, or these ids, or what failed since), each in its own lane; returns the ids.
+
+    Published after the caller commits, like any queued mail.
+    """
+    requeued = delivery.requeue_failed(ids, failed_since)
+    for email_id, lane in requeued:
+        enqueue_item_after_commit(delivery_task(Lane(lane)), email_id)
+    return [email_id for email_id, _ in requeued]
 
 
 def email(name: str, withhold_if: Callable[[list[OutgoingEmail]], dict[int, str]] | None = None):

@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.database import utcnow
 from portal.extensions import db
@@ -10,7 +10,7 @@ from portal.celery_app import publish_committed_tasks
 from portal.mail import Attachment, Cause, EmailContent, InvalidEmailError, delivery, email
 from portal.mail import withhold
 from portal.mail.models import EmailStatus, Lane, OutgoingEmail
-from portal.mail.outbox import PreparedEmail, queue_many
+from portal.mail.outbox import PreparedEmail, queue_failed_again, queue_many
 from portal.mail.render import RenderedEmail
 from portal.mail.tasks import deliver_bulk_emails, deliver_emails
 from tests.support.broker import take_published
@@ -269,3 +269,17 @@ def test_the_bulk_rate_holds_across_every_worker_process(smtp_env, smtp_server, 
     finally:
         worker.stop()
     assert len(smtp_server.messages) == 4
+
+
+def test_failed_mail_queued_again_goes_back_to_its_own_lane(app):
+    with app.app_context():
+        [bulk] = queue_many(prepared_for_readers(1))
+        transactional = queue_test_email().id
+        db.session.execute(update(OutgoingEmail).values(status=EmailStatus.FAILED.value))
+        db.session.commit()
+        take_published(app)
+        assert queue_failed_again() == [bulk, transactional]
+        db.session.commit()
+        publish_committed_tasks()
+    assert sorted(take_published(app)) == [("portal.deliver_bulk_emails", ([bulk],)),
+                                           ("portal.deliver_emails", ([transactional],))]
