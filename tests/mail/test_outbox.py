@@ -277,6 +277,7 @@ def test_failed_mail_queued_again_goes_back_to_its_own_lane(app):
         transactional = queue_test_email().id
         db.session.execute(update(OutgoingEmail).values(status=EmailStatus.FAILED.value))
         db.session.commit()
+        publish_committed_tasks()
         take_published(app)
         assert queue_failed_again() == [bulk, transactional]
         db.session.commit()
