@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
 _NO_ORIGIN = "The referrer header is missing."
 _FOREIGN_ORIGIN = "The referrer does not match the host."
 # Typed values never carried back into a page: passwords and one-time codes are retyped.
-_NOT_KEPT = re.compile(r"(^|[-_])(csrf_token|password|password_again|new_password|code)$")
+_NOT_KEPT = re.compile(r"(^|[-_])(csrf_token|password\w*|new_password|confirm\w*|secret|token|code)$")
 _KEPT_FIELDS_MAX = 60
 
 

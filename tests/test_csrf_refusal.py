@@ -77,3 +77,12 @@ def test_an_expired_form_from_another_site_is_not_offered_again(app):
     assert response.status_code == 400
     assert "Send again" not in page_text(response)
     assert "ada@example.org" not in response.get_data(as_text=True)
+
+
+def test_an_expired_set_password_form_keeps_neither_password(app):
+    stale = csrf_token_from(app.test_client().get("/newsletter/").get_data(as_text=True))
+    response = app.test_client().post("/admin/set-password/some-token", headers={"Origin": "http://localhost"},
+                                      data={"csrf_token": stale, "password": "first secret words",
+                                            "confirm": "first secret words"})
+    assert response.status_code == 400
+    assert "first secret words" not in response.get_data(as_text=True)

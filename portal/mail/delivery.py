@@ -98,6 +98,9 @@ def load_batch(ids: list[int]) -> list[OutgoingEmail]:
         .options(selectinload(OutgoingEmail.attachments))
     ))
     db.session.expunge_all()
+    # End the reading transaction: on SQLite it holds the write lock, which must not
+    # last through connecting to the mail server.
+    db.session.commit()
     return rows
 
 
@@ -116,6 +119,8 @@ class BatchOutcome:
     released_until: float = 0.0
     #: Server unreachable: queued again without using up an attempt.
     deferred: int = 0
+    #: Index of the row being handled; the rows from here on are unfinished if the batch stops.
+    reached: int = 0
 
     def counts(self) -> dict[str, int]:
         return {
@@ -139,42 +144,61 @@ def deliver_batch(rows: list[OutgoingEmail], paced: bool = False) -> BatchOutcom
     stop_at = min(row.lease_expires_at for row in rows) - timedelta(seconds=config["OUTBOX_LEASE_SECONDS"] / 2)
     if paced:
         stop_at = min(stop_at, utcnow() + timedelta(seconds=config["MAIL_BULK_TASK_SECONDS"]))
-    withhold = withhold_reasons(rows)
-    with open_transport() as transport:
-        for index, row in enumerate(rows):
-            if index and utcnow() > stop_at:
-                _release(rows[index:], outcome, time.time())
-                return outcome
-            reason = withhold.get(row.id)
-            if reason:
-                _record(_set(row.id, status=EmailStatus.WITHHELD.value, last_error=reason[:2000], lease_expires_at=None))
-                outcome.withheld += 1
-                continue
-            if paced:
-                go_at = _wait_for_bulk_slot(stop_at)
-                if go_at is not None:
-                    _release(rows[index:], outcome, go_at)
-                    return outcome
-            try:
-                message = build_message(row)
-            except InvalidEmailError as exc:
-                _fail(row, f"refused to build: {exc}", outcome)
-                continue
-            try:
-                transport.send(message, row.from_address, row.to_address)
-            except PermanentDeliveryError as exc:
-                _fail(row, str(exc), outcome)
-            except ServerUnavailableError as exc:
-                for pending in rows[index:]:
-                    _defer(pending, str(exc), outcome)
-                return outcome
-            except TemporaryDeliveryError as exc:
-                _count_retry(row, str(exc), outcome)
-            else:
-                _record(_set(row.id, status=EmailStatus.SENT.value, sent_at=utcnow(), lease_expires_at=None,
-                             last_error=None), f"outbox row {row.id} {MARK_GIVEN_UP}")
-                outcome.sent.append(row.id)
+    try:
+        with open_transport() as transport:
+            _send_rows(transport, rows, outcome, paced, stop_at)
+    except BaseException:
+        # Whatever stopped the batch (a bug, a database that went away, a time limit),
+        # the rows it had not finished go back to the queue now, not after the lease.
+        try:
+            _release(rows[outcome.reached:], outcome, time.time())
+        except Exception:
+            log.exception("outbox rows could not be released; their lease will run out instead")
+        raise
     return outcome
+
+
+def _send_rows(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, paced: bool, stop_at: datetime) -> None:
+    withhold = withhold_reasons(rows)
+    for index, row in enumerate(rows):
+        outcome.reached = index
+        if index and utcnow() > stop_at:
+            _release(rows[index:], outcome, time.time())
+            return
+        reason = withhold.get(row.id)
+        if reason:
+            _record(_set(row.id, status=EmailStatus.WITHHELD.value, last_error=reason[:2000], lease_expires_at=None))
+            outcome.withheld += 1
+            continue
+        if paced:
+            go_at = _wait_for_bulk_slot(stop_at)
+            if go_at is not None:
+                _release(rows[index:], outcome, go_at)
+                return
+        try:
+            message = build_message(row)
+        except InvalidEmailError as exc:
+            _fail(row, f"refused to build: {exc}", outcome)
+            continue
+        except Exception as exc:  # a malformed row must not hold up the rest of the batch
+            log.exception("outbox row %s could not be built", row.id)
+            _fail(row, f"could not build the message: {exc}", outcome)
+            continue
+        try:
+            transport.send(message, row.from_address, row.to_address)
+        except PermanentDeliveryError as exc:
+            _fail(row, str(exc), outcome)
+        except ServerUnavailableError as exc:
+            for pending in rows[index:]:
+                _defer(pending, str(exc), outcome)
+            return
+        except TemporaryDeliveryError as exc:
+            _count_retry(row, str(exc), outcome)
+        else:
+            _record(_set(row.id, status=EmailStatus.SENT.value, sent_at=utcnow(), lease_expires_at=None,
+                         last_error=None), f"outbox row {row.id} {MARK_GIVEN_UP}")
+            outcome.sent.append(row.id)
+    outcome.reached = len(rows)
 
 
 def _wait_for_bulk_slot(stop_at: datetime) -> float | None:
@@ -243,7 +267,8 @@ def _release(rows: list[OutgoingEmail], outcome: BatchOutcome, go_at: float) -> 
     ids = [row.id for row in rows]
     due = datetime.fromtimestamp(go_at, timezone.utc).replace(tzinfo=None)
     _record(
-        update(OutgoingEmail).where(OutgoingEmail.id.in_(ids))
+        # Only rows still claimed: releasing twice (a batch stopping while it released) changes nothing.
+        update(OutgoingEmail).where(OutgoingEmail.id.in_(ids), OutgoingEmail.status == EmailStatus.SENDING.value)
         .values(status=EmailStatus.QUEUED.value, attempts=OutgoingEmail.attempts - 1, lease_expires_at=None,
                 next_attempt_at=max(due, utcnow()))
         .execution_options(synchronize_session=False)

@@ -13,9 +13,28 @@ from email.utils import formatdate, getaddresses
 
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
 
-# 7bit: bodies that are not plain ASCII go quoted-printable (or base64), since nothing
-# tells us the relay takes 8BITMIME.
-WIRE_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+_MAX_LINE = 998  # RFC 5322's limit per line, CRLF excluded
+
+
+class _WirePolicy(email.policy.EmailPolicy):
+    """policy.SMTP, except that an ASCII header that fits on one line is written on one line.
+
+    Hazard: the default folder cannot break a single long token such as the URL in
+    List-Unsubscribe at 78 characters, so it would write it as RFC 2047
+    encoded-words, which structured headers may not contain: mailbox providers
+    would then find no unsubscribe address at all. Values were checked for line
+    breaks when the row was written.
+    """
+
+    def fold_binary(self, name, value):
+        if value.isascii() and len(name) + len(value) + 2 <= _MAX_LINE:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+# CRLF as SMTP carries it; 7bit, so bodies that are not plain ASCII go quoted-printable
+# (or base64), since nothing tells us the relay takes 8BITMIME.
+WIRE_POLICY = _WirePolicy(linesep="\r\n", cte_type="7bit")
 
 
 def build_message(row) -> EmailMessage:
@@ -41,6 +60,7 @@ def build_message(row) -> EmailMessage:
         if attachment.content_id:
             html.add_related(attachment.data, maintype, subtype, cid=f"<{attachment.content_id}>",
                              filename=attachment.filename, disposition="inline", params=params)
+            html.set_param("type", "text/html")  # RFC 2387: the root part's type
         else:
             message.add_attachment(attachment.data, maintype, subtype, filename=attachment.filename, params=params)
     return message

@@ -1,19 +1,19 @@
 """MAIL_BULK_RATE: how fast bulk mail may leave, counted across every worker process.
 
-The limits are fixed windows ("14/second", "50000/day", or both joined by ";"),
-parsed by the `limits` package that Flask-Limiter already uses. With Redis the
-counters live there (limits' own Redis storage); on the embedded default they
-are rows of `mail_send_window`, so `make run`'s worker processes share them too.
+The limits ("14/second", "50000/day", or both joined by ";") are parsed by the
+`limits` package that Flask-Limiter already uses, and counted in fixed windows
+aligned to the clock (a day is a UTC day). With Redis the counters live there;
+on the embedded default they are rows of `mail_send_window`, so `make run`'s
+worker processes share them too.
 Transactional mail never asks: only the bulk lane is paced.
 """
 import math
 import time
 from dataclasses import dataclass
 
+import redis
 from flask import current_app
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
 
 from portal.extensions import db
 from portal.mail.models import MailSendWindow
@@ -35,10 +35,14 @@ def bulk_limits() -> list[RateLimitItem]:
 
 
 def per_second(items: list[RateLimitItem]) -> float | None:
-    """The tightest limit as messages per second (for the outbox page's estimates); None when unlimited."""
+    """The pace of the shortest window as messages per second (the outbox page's estimate); None when unlimited.
+
+    A day's limit decides when mail stops for the day, not how fast it goes meanwhile.
+    """
     if not items:
         return None
-    return min(item.amount / item.get_expiry() for item in items)
+    shortest = min(items, key=lambda item: item.get_expiry())
+    return shortest.amount / shortest.get_expiry()
 
 
 def take_bulk_slot() -> Slot:
@@ -57,29 +61,47 @@ def take_bulk_slot() -> Slot:
 
 
 def _take_in_redis(items: list[RateLimitItem]) -> Slot:
-    limiter = _redis_limiter(current_app.config["REDIS_URL"])
-    for item in items:
-        if not limiter.hit(item, RATE_KEY):
-            return Slot(False, limiter.get_window_stats(item, RATE_KEY).reset_time)
+    """Clock-aligned windows, as in the database: a key per limit and window, counted with INCR.
+
+    Every limit is looked at before any is counted, so a full per-second window
+    does not use up the day's count while the batch waits for the next second.
+    """
+    client = _redis_client(current_app.config["REDIS_URL"])
+    windows = [_window(item, time.time()) for item in items]
+    keys = [f"{RATE_KEY}:{name}:{start}" for name, start, _, _ in windows]
+    for (_, start, length, amount), used in zip(windows, client.mget(keys)):
+        if used is not None and int(used) >= amount:
+            return Slot(False, start + length)
+    pipeline = client.pipeline()
+    for key, (_, _, length, _) in zip(keys, windows):
+        pipeline.incr(key)
+        pipeline.expire(key, length + 60)
+    counts = pipeline.execute()[::2]
+    for count, (_, start, length, amount) in zip(counts, windows):
+        if count > amount:  # another process took the last slot in between
+            return Slot(False, start + length)
     return Slot(True)
 
 
-_limiters: dict[str, FixedWindowRateLimiter] = {}
+_clients: dict[str, redis.Redis] = {}
 
 
-def _redis_limiter(url: str) -> FixedWindowRateLimiter:
-    if url not in _limiters:
-        _limiters[url] = FixedWindowRateLimiter(storage_from_string(url))
-    return _limiters[url]
+def _redis_client(url: str) -> redis.Redis:
+    if url not in _clients:
+        # A Redis that stops answering must cost a bulk task seconds, not hang it.
+        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    return _clients[url]
+
+
+def _window(item: RateLimitItem, now: float) -> tuple[str, int, int, int]:
+    """(limit name, start of the current window, its length in seconds, messages allowed in it)."""
+    length = item.get_expiry()
+    return f"{item.amount}/{length}second", math.floor(now / length) * length, length, item.amount
 
 
 def _take_in_database(items: list[RateLimitItem]) -> Slot:
-    now = time.time()
-    windows = []
-    for item in items:
-        length = item.get_expiry()
-        start = math.floor(now / length) * length
-        name = f"{item.amount}/{length}second"
+    taken = []
+    for name, start, length, amount in (_window(item, time.time()) for item in items):
         # Locked: two processes must not both take the last slot of a window.
         window = db.session.get(MailSendWindow, name, with_for_update=True)
         if window is None:
@@ -87,11 +109,11 @@ def _take_in_database(items: list[RateLimitItem]) -> Slot:
             db.session.add(window)
         elif window.window_start != start:
             window.window_start, window.used = start, 0
-        if window.used >= item.amount:
+        if window.used >= amount:
             db.session.flush()
             return Slot(False, start + length)
-        windows.append(window)
-    for window in windows:
+        taken.append(window)
+    for window in taken:
         window.used += 1
     db.session.flush()
     return Slot(True)

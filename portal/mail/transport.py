@@ -1,14 +1,14 @@
 """Where messages go: the SMTP relay (MAIL_SERVER), or the development Maildir when there is none.
 
-Flask-Mail holds the SMTP settings and opens the session (server, STARTTLS,
-login); smtplib's send_message sends each message over that one kept-open
-connection. Every failure is turned into one of three errors that tell the
+Flask-Mail holds the SMTP settings (MAIL_*); the session is opened from them
+with smtplib (a timeout, and TLS that checks the relay's certificate), and
+send_message sends each message over that one kept-open connection. Every failure is turned into one of three errors that tell the
 caller what to do with the message: retry it, fail it, or put the whole batch
 back because the server cannot be reached.
 """
 import mailbox
 import smtplib
-import socket
+import ssl
 from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -41,15 +41,30 @@ class SMTPTransport:
         self.conn: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
+        """A session with the relay from Flask-Mail's settings (MAIL_SERVER, MAIL_PORT, MAIL_USE_*, MAIL_USERNAME...).
+
+        Opened here rather than by Flask-Mail's own connect: that one has no timeout (a
+        relay that accepts TCP but never greets would hang the worker) and starts TLS
+        without checking the relay's certificate, so anyone on the path could pose as
+        the relay and take the password. Here TLS verifies the certificate and name.
+        """
         state = current_app.extensions["mail"]
         where = f"{state.server}:{state.port}"
+        context = ssl.create_default_context()
         try:
-            # Hazard: Flask-Mail connects without a timeout, and a relay that accepts
-            # TCP but never greets would hang this worker for good. smtplib takes the
-            # default timeout when it creates the socket, so it is set just around the
-            # connect; a prefork worker child runs one task at a time.
-            with _socket_default_timeout(self.timeout):
-                return state.connect().configure_host()
+            if state.use_ssl:
+                conn = smtplib.SMTP_SSL(state.server, state.port, timeout=self.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
+            try:
+                if state.use_tls:
+                    conn.starttls(context=context)
+                if state.username and state.password:
+                    conn.login(state.username, state.password)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
         except smtplib.SMTPResponseException as exc:
             # Failing at greeting, STARTTLS or login is about the server or our
             # settings, never about one message: retry rather than fail the row.
@@ -128,16 +143,6 @@ def open_transport():
         yield transport
     finally:
         transport.close()
-
-
-@contextmanager
-def _socket_default_timeout(seconds: float):
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _reply_text(code: int, reply) -> str:

@@ -204,3 +204,20 @@ def test_non_ascii_address_fails_permanently_when_server_lacks_smtputf8(ascii_on
     assert state.status == EmailStatus.FAILED.value
     assert "SMTPUTF8" in state.last_error
     assert ascii_only_smtp_env.messages == []
+
+
+def test_a_long_list_unsubscribe_goes_out_on_one_plain_line(app):
+    """Encoded-words are not allowed in structured headers: providers would find no address to use."""
+    url = "https://summit.example.org/newsletter/unsubscribe/" + "t" * 120
+    row = _plain_row(headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    with app.app_context():
+        data = message_bytes(row)
+    assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in data
+
+
+def test_an_inline_image_is_related_to_the_html_it_belongs_to(app):
+    with app.app_context():
+        message = parsed_message(queue_with_attachments())
+    [related] = [part for part in message.walk() if part.get_content_type() == "multipart/related"]
+    assert related.get_param("type") == "text/html"
+    assert [part.get_content_type() for part in related.iter_parts()] == ["text/html", "image/png"]
