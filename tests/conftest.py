@@ -225,15 +225,21 @@ def live_server(portal_env, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def playwright_driver():
+    """One Playwright for the run: its sync API allows only one at a time in a process."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver):
     from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -252,17 +258,14 @@ def tls_certificate(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def https_chromium(tls_certificate):
+def https_chromium(playwright_driver, tls_certificate):
     """Chromium that trusts the suite's certificate by its public key, as it would trust a real one."""
-    from playwright.sync_api import sync_playwright
-
     from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
     trust = f"--ignore-certificate-errors-spki-list={tls_certificate.spki_sha256}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, trust], headless=True)
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, trust], headless=True)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
