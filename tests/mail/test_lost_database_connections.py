@@ -22,8 +22,9 @@ MESSAGES = 120
 def test_connections_terminated_while_sending_send_nothing_twice_that_was_marked(portal_env, make_app,
                                                                                  database_url, tmp_path):
     server = SlowSMTPServer().start()
-    # A short lease, so that what a dead connection left unmarked is sent again within the test.
-    portal_env.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(server.port), "OUTBOX_LEASE_SECONDS": "4"})
+    # A short lease, so that what a dead connection left unmarked is sent again within the test;
+    # long enough that a send plus its mark's retries on fresh connections fit in it.
+    portal_env.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(server.port), "OUTBOX_LEASE_SECONDS": "10"})
     app = make_app()
     worker = start_worker(portal_env, tmp_path, concurrency=2)
     beat = start_beat(portal_env, tmp_path)
