@@ -5,6 +5,7 @@ embedded default: SQLite in `instance/`, a filesystem Celery broker and a
 development mailbox, so `make run` needs no server at all.
 """
 import os
+import re
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
@@ -67,6 +68,20 @@ def _bulk_rate(value: str | None) -> str:
     return value
 
 
+#: Local parts a VERP address can be made from: the tag after "+" (a row id, "-" and 16
+#: signature characters) must still fit RFC 5321's 64 characters.
+_BOUNCE_ADDRESS = re.compile(r"[A-Za-z0-9._-]{1,24}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+")
+
+
+def _bounce_address(value: str | None) -> str:
+    """MAIL_BOUNCE_ADDRESS: empty, or a bare ASCII address whose local part VERP can extend."""
+    value = (value or "").strip()
+    if value and not _BOUNCE_ADDRESS.fullmatch(value):
+        raise ConfigError(f"MAIL_BOUNCE_ADDRESS={value!r} is not a bare address like 'bounces@news.example.org' "
+                          "(ASCII, no '+', at most 24 characters before the @).")
+    return value
+
+
 def _cron(name: str, value: str | None, default: str) -> str:
     """Five cron fields ("minute hour day-of-month month day-of-week"), checked at start-up."""
     from celery.schedules import crontab
@@ -113,6 +128,9 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Policy Summit <summit@portal.localhost>",
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 30),
+        # Envelope sender (return path) for every message, as a VERP address naming it
+        # (portal.mail.verp): delivery reports then reach this mailbox, not the one in From.
+        "MAIL_BOUNCE_ADDRESS": _bounce_address(env.get("MAIL_BOUNCE_ADDRESS")),
         # How fast bulk mail (digests, mailings) may leave, across every worker: e.g.
         # "14/second" or "14/second;50000/day", what the relay allows. Unset: as fast as
         # the bulk lane's workers go. Transactional mail is never held by it.

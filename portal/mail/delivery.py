@@ -36,6 +36,7 @@ from portal.mail.transport import (
     open_transport,
 )
 from portal.mail.validation import InvalidEmailError
+from portal.mail.verp import envelope_sender
 from portal.mail.withhold import withhold_reasons
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def _send_rows(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, pace
             _fail(row, f"could not build the message: {exc}", outcome)
             continue
         try:
-            transport.send(message, row.from_address, row.to_address)
+            transport.send(message, envelope_sender(row), row.to_address)
         except PermanentDeliveryError as exc:
             _fail(row, str(exc), outcome)
         except ServerUnavailableError as exc:
