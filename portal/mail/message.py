@@ -9,8 +9,9 @@ headers) by itself when an address needs it.
 import email
 import email.policy
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses
+from email.utils import formatdate, getaddresses, parseaddr
 
+from portal.mail.models import Lane
 from portal.mail.validation import check_address, check_attachment, check_header_value, check_headers
 
 _MAX_LINE = 998  # RFC 5322's limit per line, CRLF excluded
@@ -52,6 +53,7 @@ def build_message(row) -> EmailMessage:
     message["Message-ID"] = row.message_id
     for name, value in (row.headers or {}).items():
         message[name] = value
+    _add_class_headers(message, row)
     message.set_content(row.body_text)
     message.add_alternative(row.body_html, subtype="html")
     html = message.get_payload()[1]
@@ -64,6 +66,26 @@ def build_message(row) -> EmailMessage:
         else:
             message.add_attachment(attachment.data, maintype, subtype, filename=attachment.filename, params=params)
     return message
+
+
+def _add_class_headers(message: EmailMessage, row) -> None:
+    """What mailbox providers read to tell mail kinds apart, from the row's lane and name.
+
+    Transactional mail is Auto-Submitted (RFC 3834), so out-of-office replies and the
+    like are not sent back to it; bulk mail carries a Feedback-ID (Google's
+    "a:b:c:SenderId"): kind, lane, the portal and the sending domain, nothing personal,
+    so a provider's complaint feedback can be told apart by mail kind.
+    """
+    if row.lane == Lane.BULK.value:
+        if "Feedback-ID" not in message:
+            message["Feedback-ID"] = f"{row.name}:{row.lane}:summit-portal:{_domain(row.from_address)}"
+    elif "Auto-Submitted" not in message:
+        message["Auto-Submitted"] = "auto-generated"
+
+
+def _domain(address: str) -> str:
+    domain = parseaddr(address)[1].rpartition("@")[2].lower()
+    return domain if domain.isascii() else domain.encode("idna").decode("ascii")
 
 
 def message_bytes(row) -> bytes:

@@ -86,7 +86,8 @@ def test_row_with_line_break_in_subject_is_failed_without_being_sent(smtp_env, s
 
 
 def _plain_row(**fields):
-    row = {"from_address": "Policy Summit <news@example.org>", "to_address": "ada@example.org",
+    row = {"name": "test_message", "lane": "transactional",
+           "from_address": "Policy Summit <news@example.org>", "to_address": "ada@example.org",
            "subject": "This week", "message_id": "<1@example.org>", "headers": {}, "body_text": "Hello\n",
            "body_html": "<p>Hello</p>\n", "attachments": []}
     return SimpleNamespace(**{**row, **fields})
