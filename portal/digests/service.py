@@ -11,7 +11,7 @@ Functions change the session and flush; the caller commits.
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -29,7 +29,8 @@ from portal.newsletter.models import Frequency, Subscriber, SubscriberStatus, Su
 from portal.newsletter.service import suppression_hash
 from portal.registration.display import short_date
 from portal.registration.service import featured_event, seats_for_display
-from portal.resources.highlights import Highlight, highlight_pool, pick_highlights
+from portal.resources.highlights import Highlight, highlight_pool, links_in_doubt, pick_highlights
+from portal.resources.linkcheck import last_check_runs
 from portal.resources.models import Topic
 
 LOCK_TIMEOUT_MS = 10_000
@@ -200,6 +201,21 @@ def upcoming_event() -> UpcomingEvent | None:
     )
 
 
+def _selections(subscribers: list[Subscriber], pool: list[Highlight], limit: int) -> dict[int, list[Highlight]]:
+    """Per subscriber, the highlights their digest carries (none: skipped).
+
+    The one rule composing and the dry run share, so the dry run cannot drift from what is sent.
+    """
+    seen = _already_highlighted(subscribers)
+    topics = _topics_of([s.id for s in subscribers])
+    suppressed = _suppressed(subscribers)
+    return {
+        subscriber.id: [] if subscriber.id in suppressed else pick_highlights(
+            pool, topics[subscriber.id], seen[subscriber.id], limit)
+        for subscriber in subscribers
+    }
+
+
 # --- Composing ---------------------------------------------------------------------------
 
 
@@ -249,20 +265,15 @@ def compose_next_batch(edition_id: int) -> BatchResult:
 def _compose_for(
     edition: DigestEdition, subscribers: list[Subscriber], limit: int, result: BatchResult
 ) -> None:
-    pool = highlight_pool()
+    selections = _selections(subscribers, highlight_pool(), limit)
     event = upcoming_event()
     if event is not None and edition.event_id is None:
         edition.event_id = event.id
-    seen = _already_highlighted(subscribers)
-    topics = _topics_of([s.id for s in subscribers])
-    suppressed = _suppressed(subscribers)
     renderer = emails.DigestRenderer(edition, event)
     deliveries, messages = [], []
     carried = set(edition.resource_ids or ())
     for subscriber in subscribers:
-        chosen = [] if subscriber.id in suppressed else pick_highlights(
-            pool, topics[subscriber.id], seen[subscriber.id], limit
-        )
+        chosen = selections[subscriber.id]
         if not chosen:
             deliveries.append({"edition_id": edition.id, "subscriber_id": subscriber.id, "resource_ids": [],
                                "email_id": None})
@@ -319,14 +330,35 @@ class DryRun:
     highlights: Counter = field(default_factory=Counter)
     #: (subscriber id, highlights) for each subscriber, in id order
     each: list[tuple[int, int]] = field(default_factory=list)
+    #: The real run would check the catalog's links before composing (it creates the edition and
+    #: DIGEST_CHECK_LINKS_FIRST is on).
+    checks_links_first: bool = False
+    #: Slugs of candidates whose latest check got no answer: the only links a check that reaches
+    #: the network may take out without an HTTP error (see portal.resources.linkcheck).
+    links_in_doubt: list[str] = field(default_factory=list)
+    #: When the latest link check could not reach the network (None: it could, or none ran yet).
+    last_check_offline_at: datetime | None = None
 
 
 def dry_run(frequency: str, day: date | None = None) -> DryRun:
-    """What an edition started now would send, without writing anything."""
+    """What an edition started now would send, without writing anything.
+
+    It picks with the links' current states and the same rule composing uses
+    (_selections). The real run may check the links first; that check changes
+    a link only on definite evidence (an HTTP error, a refused address, or a
+    link in doubt failing again while other sites answer) and changes nothing
+    when it cannot reach the network, so the prediction holds unless a site
+    broke since the last check; `links_in_doubt` names the links that could
+    still go.
+    """
     config = current_app.config
     start = period_start(frequency, day or utcnow().date())
     existing = _edition_of(frequency, start)
-    report = DryRun(frequency, start)
+    report = DryRun(frequency, start, checks_links_first=existing is None and config["DIGEST_CHECK_LINKS_FIRST"],
+                    links_in_doubt=links_in_doubt())
+    last_check, _ = last_check_runs()
+    if last_check is not None and last_check.offline:
+        report.last_check_offline_at = last_check.finished_at
     pool = highlight_pool()
     after = existing.last_subscriber_id if existing else 0
     decided = existing is not None and existing.status != EditionStatus.COMPOSING.value
@@ -337,12 +369,9 @@ def dry_run(frequency: str, day: date | None = None) -> DryRun:
         ))
         if not subscribers:
             break
-        seen = _already_highlighted(subscribers)
-        topics = _topics_of([s.id for s in subscribers])
-        suppressed = _suppressed(subscribers)
+        selections = _selections(subscribers, pool, config["DIGEST_HIGHLIGHTS"])
         for subscriber in subscribers:
-            count = 0 if subscriber.id in suppressed else len(
-                pick_highlights(pool, topics[subscriber.id], seen[subscriber.id], config["DIGEST_HIGHLIGHTS"]))
+            count = len(selections[subscriber.id])
             report.each.append((subscriber.id, count))
             if count:
                 report.would_send += 1

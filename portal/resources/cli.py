@@ -40,6 +40,9 @@ def check_links_command() -> None:
 
     counts = check_catalog_links()
     db.session.commit()
+    if counts["offline"]:
+        click.echo(f"The check could not reach the network ({counts['unreachable']} of {counts['checked']} addresses "
+                   "got no answer): every link keeps its previous state.", err=True)
     for resource in db.session.scalars(select(Resource).where(Resource.retired_at.is_(None)).order_by(Resource.slug)):
         if resource.link_broken:
             click.echo(f"broken: {resource.slug} {resource.url} ({resource.link_error or resource.link_status})")

@@ -53,6 +53,12 @@ def digest_candidates(topic_slugs: list[str] | None = None) -> list[Resource]:
     return list(db.session.scalars(query))
 
 
+def links_in_doubt() -> list[str]:
+    """Slugs of candidates whose latest checks got no answer: one more such check may leave them out."""
+    return list(db.session.scalars(_live().with_only_columns(Resource.slug)
+                                   .where(Resource.link_failures > 0).order_by(*BEST_FIRST)))
+
+
 def as_highlight(resource: Resource) -> Highlight:
     return Highlight(
         id=resource.id,

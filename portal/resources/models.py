@@ -61,15 +61,26 @@ class Resource(db.Model):
     added_on: Mapped[date] = mapped_column(default=lambda: utcnow().date())
     #: Retired entries leave the page and digests but stay for history (what was sent).
     retired_at: Mapped[datetime | None]
-    #: The link checker's last visit: when, the HTTP status (None: no answer) and the error.
+    #: The link checker's last definite outcome: when, the HTTP status (None: no answer) and the
+    #: error. A check without an answer is only counted below until failures are definite
+    #: (portal.resources.linkcheck), so "broken" keeps meaning what these three say.
     link_checked_at: Mapped[datetime | None]
     link_status: Mapped[int | None]
     link_error: Mapped[str | None] = mapped_column(String(300))
+    #: Checks in a row that got no answer at all (name, connection, timeout) while other sites
+    #: answered, and what the latest ran into; 0 and None once the address answers again.
+    link_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    link_failure: Mapped[str | None] = mapped_column(String(300))
 
     @property
     def link_broken(self) -> bool:
-        """The last check found the address gone or not answering; digests leave it out."""
+        """The last definite check found the address gone or not answering; digests leave it out."""
         return self.link_checked_at is not None and (self.link_status is None or self.link_status >= 400)
+
+    @property
+    def link_in_doubt(self) -> bool:
+        """Not broken, but its latest checks got no answer: one more such check may leave it out."""
+        return self.link_failures > 0 and not self.link_broken
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=resource_topic, order_by=Topic.position, lazy="selectin"
@@ -78,3 +89,17 @@ class Resource(db.Model):
     @property
     def is_external(self) -> bool:
         return self.url is not None
+
+
+class LinkCheckRun(db.Model):
+    """One run of the link checker over the catalog, and whether it could reach the network at all."""
+
+    __tablename__ = "link_check_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Addresses checked, and how many of them got no answer at all (no HTTP status).
+    checked: Mapped[int]
+    unreachable: Mapped[int]
+    #: So many got no answer that the checker itself was cut off: no link's state was changed.
+    offline: Mapped[bool]

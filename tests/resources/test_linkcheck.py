@@ -1,15 +1,21 @@
 """The link checker against a local HTTP server: 200, 404, a redirect, HEAD refused, and a hang;
+no answer counted until it is definite, a checker cut off from the network changing nothing;
 and never against an address that is not public, however it is reached."""
+import logging
 import socket
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select, update
 
 from portal.extensions import db
+from portal.resources.highlights import digest_candidates
 from portal.resources.linkcheck import check_catalog_links
-from portal.resources.models import Resource
+from portal.resources.models import LinkCheckRun, Resource
 from portal.resources.service import list_resources
+from tests.support.admin import add_account, log_in
 from tests.support.link_site import LINK_SITE_NETWORKS, CountingListener, LinkSiteHandler, serve_link_site
+from tests.support.web import page_text
 
 
 @pytest.fixture
@@ -18,7 +24,7 @@ def site():
         yield url
 
 
-def test_broken_and_hanging_addresses_are_marked_and_left_out(make_app, seeded, site):
+def test_an_http_error_is_left_out_at_once_and_a_hang_only_counts_as_a_failure(make_app, seeded, site):
     app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
     paths = {"nhlbi-gtrp": "/ok", "ggact": "/gone", "clinicaltrials-gov": "/moved", "acgt": "/no-head"}
     with app.app_context():
@@ -32,18 +38,93 @@ def test_broken_and_hanging_addresses_are_marked_and_left_out(make_app, seeded, 
         counts = check_catalog_links()
         db.session.commit()
         rows = {r.slug: r for r in db.session.scalars(select(Resource).where(Resource.slug.in_(paths)))}
-        assert counts == {"checked": 5, "broken": 2}
+        assert counts == {"checked": 5, "broken": 1, "unreachable": 1, "offline": False}
         assert (rows["nhlbi-gtrp"].link_status, rows["nhlbi-gtrp"].link_broken) == (200, False)
         assert (rows["clinicaltrials-gov"].link_status, rows["clinicaltrials-gov"].link_broken) == (200, False)
         assert rows["acgt"].link_status == 200
         assert rows["ggact"].link_status == 404 and rows["ggact"].link_broken
-        assert rows[hanging].link_status is None and rows[hanging].link_error == "timed out"
+        hung = rows[hanging]
+        assert (hung.link_checked_at, hung.link_broken, hung.link_failures, hung.link_failure) == \
+            (None, False, 1, "timed out")
         assert all(agent.startswith("SummitPortal-LinkChecker/") for agent in LinkSiteHandler.seen_agents)
-        from portal.resources.highlights import digest_candidates
-
         candidates = {r.slug for r in digest_candidates()}
-        assert "ggact" not in candidates and hanging not in candidates and "nhlbi-gtrp" in candidates
+        assert "ggact" not in candidates and hanging in candidates and "nhlbi-gtrp" in candidates
         assert "ggact" in {r.slug for r in list_resources()}  # the public page still lists it
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _point_at(app, urls: dict[str, str]) -> None:
+    """These entries at these addresses, every other one retired."""
+    with app.app_context():
+        for slug, url in urls.items():
+            db.session.execute(update(Resource).where(Resource.slug == slug).values(url=url))
+        db.session.execute(update(Resource).where(Resource.slug.not_in(urls)).values(retired_at=db.func.now()))
+        db.session.commit()
+
+
+def _check(app) -> dict[str, Resource]:
+    with app.app_context():
+        check_catalog_links()
+        db.session.commit()
+        rows = {r.slug: r for r in db.session.scalars(select(Resource).where(Resource.retired_at.is_(None)))}
+        rows["candidates"] = {r.slug for r in digest_candidates()}
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_link_without_an_answer_is_kept_once_and_left_out_when_it_fails_again_while_others_answer(
+        make_app, seeded, site):
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
+    slugs = _slugs(app, 5)
+    dead = slugs[0]
+    _point_at(app, {slug: f"{site}/ok" for slug in slugs} | {dead: f"http://127.0.0.1:{_closed_port()}/"})
+    first = _check(app)
+    assert (first[dead].link_broken, first[dead].link_failures) == (False, 1)
+    assert first[dead].link_failure and dead in first["candidates"]
+    second = _check(app)
+    assert (second[dead].link_broken, second[dead].link_status, second[dead].link_failures) == (True, None, 2)
+    assert dead not in second["candidates"] and set(slugs[1:]) <= second["candidates"]
+
+
+def test_a_check_that_cannot_reach_the_network_changes_no_link_and_says_so(make_app, seeded, caplog):
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
+    slugs = _slugs(app, 5)
+    _point_at(app, {slug: f"http://127.0.0.1:{_closed_port()}/" for slug in slugs})
+    with app.app_context():
+        earlier = datetime(2026, 12, 1, 3, 0)
+        db.session.execute(update(Resource).values(link_checked_at=earlier, link_status=200))
+        db.session.execute(update(Resource).where(Resource.slug == slugs[0]).values(link_status=404))
+        db.session.execute(update(Resource).where(Resource.slug == slugs[1])
+                           .values(link_failures=1, link_failure="timed out"))
+        db.session.commit()
+    with caplog.at_level(logging.WARNING, logger="portal.resources.linkcheck"):
+        rows = _check(app)
+    states = {slug: (rows[slug].link_checked_at, rows[slug].link_status, rows[slug].link_failures) for slug in slugs}
+    assert states == {slugs[0]: (earlier, 404, 0), slugs[1]: (earlier, 200, 1),
+                      **{slug: (earlier, 200, 0) for slug in slugs[2:]}}
+    assert rows["candidates"] == set(slugs[1:])
+    assert "the network looks unreachable" in caplog.text
+    with app.app_context():
+        run = db.session.scalar(select(LinkCheckRun))
+        assert (run.checked, run.unreachable, run.offline) == (5, 5, True)
+
+
+def test_the_admin_resources_page_says_the_last_check_could_not_reach_the_network(make_app, seeded):
+    app = make_app(RESOURCE_LINK_TIMEOUT_SECONDS=0.5, RESOURCE_LINK_ALLOW_PRIVATE=LINK_SITE_NETWORKS)
+    _point_at(app, {slug: f"http://127.0.0.1:{_closed_port()}/" for slug in _slugs(app, 3)})
+    _check(app)
+    add_account(app)
+    client = app.test_client()
+    assert log_in(client).status_code == 303
+    text = page_text(client.get("/admin/resources"))
+    assert "The last link check could not reach the network at" in text
+    assert "links keep their previous state" in text
 
 
 @pytest.fixture
