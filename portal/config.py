@@ -82,6 +82,39 @@ def _bounce_address(value: str | None) -> str:
     return value
 
 
+_DNS_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*")
+
+
+def _dkim(key: str | None, selector: str | None, domain: str | None) -> dict:
+    """DKIM_PRIVATE_KEY, DKIM_SELECTOR, DKIM_DOMAIN: all empty, or all set with a key dkimpy can sign with."""
+    settings = {"DKIM_PRIVATE_KEY": (key or "").strip(), "DKIM_SELECTOR": (selector or "").strip(),
+                "DKIM_DOMAIN": (domain or "").strip().lower()}
+    missing = [name for name, value in settings.items() if not value]
+    if len(missing) == len(settings):
+        return settings
+    if missing:
+        raise ConfigError(f"DKIM_PRIVATE_KEY, DKIM_SELECTOR and DKIM_DOMAIN go together; {', '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not set.")
+    for name in ("DKIM_SELECTOR", "DKIM_DOMAIN"):
+        if not _DNS_NAME.fullmatch(settings[name]):
+            raise ConfigError(f"{name}={settings[name]!r} is not a DNS name like 'mail2026' or 'example.org'.")
+    import dkim
+
+    path = settings["DKIM_PRIVATE_KEY"]
+    try:
+        with open(path, "rb") as key_file:
+            pem = key_file.read()
+    except OSError as exc:
+        raise ConfigError(f"DKIM_PRIVATE_KEY={path!r} cannot be read: {exc.strerror}.") from None
+    try:
+        # A trial signature: the cheapest proof that dkimpy takes this key.
+        dkim.sign(b"From: check@example.org\r\n\r\n", settings["DKIM_SELECTOR"].encode(),
+                  settings["DKIM_DOMAIN"].encode(), pem)
+    except (dkim.DKIMException, ValueError) as exc:
+        raise ConfigError(f"DKIM_PRIVATE_KEY={path!r} is not a private key dkimpy can sign with ({exc}).") from None
+    return settings
+
+
 def _cron(name: str, value: str | None, default: str) -> str:
     """Five cron fields ("minute hour day-of-month month day-of-week"), checked at start-up."""
     from celery.schedules import crontab
@@ -131,6 +164,9 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # Envelope sender (return path) for every message, as a VERP address naming it
         # (portal.mail.verp): delivery reports then reach this mailbox, not the one in From.
         "MAIL_BOUNCE_ADDRESS": _bounce_address(env.get("MAIL_BOUNCE_ADDRESS")),
+        # DKIM signing of every message (portal.mail.message): a PEM private key file, the
+        # selector its public key is published under, and the signing domain. All or none.
+        **_dkim(env.get("DKIM_PRIVATE_KEY"), env.get("DKIM_SELECTOR"), env.get("DKIM_DOMAIN")),
         # How fast bulk mail (digests, mailings) may leave, across every worker: e.g.
         # "14/second" or "14/second;50000/day", what the relay allows. Unset: as fast as
         # the bulk lane's workers go. Transactional mail is never held by it.
@@ -225,6 +261,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # composing edition counts as stalled and is resumed from its checkpoint.
         "DIGEST_ADVANCE_SECONDS": float(env.get("DIGEST_ADVANCE_SECONDS") or 60),
         "DIGEST_STALL_SECONDS": float(env.get("DIGEST_STALL_SECONDS") or 120),
+        # The society's postal address, shown in the footer of every bulk email (CAN-SPAM); one line.
+        "ORGANIZATION_POSTAL_ADDRESS": " ".join((env.get("ORGANIZATION_POSTAL_ADDRESS") or "").split()),
         # Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for attendance certificates.
         "CERTIFICATE_FONT_DIR": (env.get("CERTIFICATE_FONT_DIR") or "/usr/share/fonts/truetype/dejavu").strip(),
         # Cookie consent (portal/consent): raising the version asks every visitor again.

@@ -35,3 +35,8 @@ def init_app(app: Flask) -> None:
     )
     if app.config["DEV_MAILBOX_VISIBLE"]:
         app.register_blueprint(dev_mail_bp)
+    if not app.config["ORGANIZATION_POSTAL_ADDRESS"] and not (app.config["DEVELOPMENT"] or app.testing):
+        # A warning, not a refusal: the portal works without it, but bulk mail to US readers
+        # needs a postal address (CAN-SPAM), and nothing else would point out that it is missing.
+        app.logger.warning("ORGANIZATION_POSTAL_ADDRESS is not set: digests go out without the society's "
+                           "postal address in their footer, which CAN-SPAM requires.")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.database import is_connection_lost, utcnow
 from portal.extensions import db
-from portal.mail.message import build_message
+from portal.mail.message import message_bytes
 from portal.mail.models import EmailStatus, Lane, OutgoingEmail
 from portal.mail.rate import take_bulk_slot
 from portal.mail.transport import (
@@ -177,7 +177,7 @@ def _send_rows(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, pace
                 _release(rows[index:], outcome, go_at)
                 return
         try:
-            message = build_message(row)
+            data = message_bytes(row)
         except InvalidEmailError as exc:
             _fail(row, f"refused to build: {exc}", outcome)
             continue
@@ -186,7 +186,7 @@ def _send_rows(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, pace
             _fail(row, f"could not build the message: {exc}", outcome)
             continue
         try:
-            transport.send(message, envelope_sender(row), row.to_address)
+            transport.send(data, envelope_sender(row), row.to_address)
         except PermanentDeliveryError as exc:
             _fail(row, str(exc), outcome)
         except ServerUnavailableError as exc:

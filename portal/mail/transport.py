@@ -2,7 +2,8 @@
 
 Flask-Mail holds the SMTP settings (MAIL_*); the session is opened from them
 with smtplib (a timeout, and TLS that checks the relay's certificate), and
-send_message sends each message over that one kept-open connection. Every failure is turned into one of three errors that tell the
+sendmail sends each message, as the bytes message_bytes made (and DKIM
+signed), over that one kept-open connection. Every failure is turned into one of three errors that tell the
 caller what to do with the message: retry it, fail it, or put the whole batch
 back because the server cannot be reached.
 """
@@ -10,7 +11,6 @@ import mailbox
 import smtplib
 import ssl
 from contextlib import contextmanager
-from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -72,13 +72,26 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             raise ServerUnavailableError(f"cannot connect to {where}: {exc}") from exc
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    def send(self, data: bytes, sender: str, recipient: str) -> None:
+        """Send the message bytes as they are: sendmail, not send_message, which would serialise anew.
+
+        Raw UTF-8 in the message (headers written for SMTPUTF8) or in an address
+        needs the server's SMTPUTF8 (RFC 6531), asked for with 8BITMIME as
+        send_message would; a server without it cannot take the message at all.
+        """
         envelope_from, envelope_to = parseaddr(sender)[1], parseaddr(recipient)[1]
+        international = not (data.isascii() and (envelope_from + envelope_to).isascii())
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = self._connect()
             try:
-                self.conn.send_message(message, envelope_from, [envelope_to])
+                if international:
+                    self.conn.ehlo_or_helo_if_needed()
+                    if not self.conn.has_extn("smtputf8"):
+                        raise PermanentDeliveryError(
+                            "server cannot take this message: it needs SMTPUTF8, which the server does not offer")
+                self.conn.sendmail(envelope_from, [envelope_to], data, mail_options=options)
             except smtplib.SMTPServerDisconnected as exc:
                 # Usually an idle connection the server closed; a fresh one may work. A
                 # message the server had taken before hanging up may so go twice, which
@@ -126,10 +139,9 @@ class DevMailboxTransport:
     def __init__(self, config):
         self.box = mailbox.Maildir(Path(config["DEV_MAILBOX"]), create=True)
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
-        # As SMTP would carry it: raw UTF-8 only where an address needs SMTPUTF8.
-        policy = message.policy if (sender + recipient).isascii() else message.policy.clone(utf8=True)
-        self.box.add(message.as_bytes(policy=policy))
+    def send(self, data: bytes, sender: str, recipient: str) -> None:
+        # The very bytes SMTP would carry.
+        self.box.add(data)
 
     def close(self) -> None:
         pass

@@ -39,12 +39,13 @@ def template_kinds() -> set[str]:
 
 
 def production_like_app(portal_env: dict, make_app):
-    """An app configured as in production (https base URL, a sender on a real domain), catalog loaded.
+    """An app configured as in production (https base URL, a sender on a real domain, a postal address), catalog loaded.
 
     Filters score the links and addresses too: the tests' http://127.0.0.1:5000 is not what readers get.
     """
     portal_env["PORTAL_BASE_URL"] = "https://summit.example.org"
     portal_env["MAIL_DEFAULT_SENDER"] = "Gene & Cell Therapy Summit <summit@example.org>"
+    portal_env["ORGANIZATION_POSTAL_ADDRESS"] = "Gene & Cell Therapy Society, 1 Example Street, 1000 Brussels, Belgium"
     app = make_app()
     with app.app_context():
         seed_resources()
