@@ -17,6 +17,7 @@ The baseline column is the same deployment with no mailing: IDLE_POSTS
 registrations, one a second, just before the edition starts.
 """
 import http.client
+import math
 import os
 import tempfile
 import threading
@@ -242,4 +243,4 @@ def report(label: str, posted, values: list[float | None]) -> float:
 
 def percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an ordered list."""
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
