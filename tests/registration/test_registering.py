@@ -150,4 +150,5 @@ def test_confirmation_headers_carry_only_what_the_portal_set(reg_app):
         assert message["Bcc"] is None and message["Cc"] is None
         assert message["Subject"] == "You are registered: Test Policy Summit, September 23–24, 2030"
         header_names = {name.lower() for name in message.keys()}
-        assert header_names <= {"subject", "from", "to", "date", "message-id", "mime-version", "content-type"}
+        assert header_names <= {"subject", "from", "to", "date", "message-id", "mime-version", "content-type",
+                                "auto-submitted"}
