@@ -29,15 +29,16 @@ def test_connections_terminated_while_sending_send_nothing_twice_that_was_marked
     worker = start_worker(portal_env, tmp_path, concurrency=2)
     beat = start_beat(portal_env, tmp_path)
     try:
-        with ConnectionKiller(database_url, every=0.3) as killer:
-            with app.app_context():
-                for n in range(MESSAGES):
-                    queue_test_email(to=f"person{n}@example.org")
-                db.session.commit()
+        with app.app_context():
+            for n in range(MESSAGES):
+                queue_test_email(to=f"person{n}@example.org")
+            db.session.commit()
+            # Queued first: the killer is for the workers' connections, not the test's own.
+            with ConnectionKiller(database_url, every=0.3) as killer:
                 publish_committed_tasks()
-            deadline = time.monotonic() + 25
-            while len({m.message["Message-ID"] for m in server.messages}) < MESSAGES and time.monotonic() < deadline:
-                time.sleep(0.1)
+                deadline = time.monotonic() + 25
+                while len({m.message["Message-ID"] for m in server.messages}) < MESSAGES and time.monotonic() < deadline:
+                    time.sleep(0.1)
 
         def all_sent():
             with app.app_context():
