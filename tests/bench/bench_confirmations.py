@@ -29,8 +29,8 @@ from sqlalchemy import select, text
 
 from tests.bench import Row, app_from_env, bench_database, flushed_redis, progress
 from tests.bench.mailbench import (
-    COMPOSE_BULK, COMPOSE_TRANSACTIONAL, MAKE_RUN, add_subscribers, edition_counts, expect, portal_env, seed_catalog,
-    start_beat, start_worker,
+    COMPOSE_BULK, COMPOSE_TRANSACTIONAL, MAKE_RUN, add_subscribers, edition_counts, edition_finished, expect,
+    portal_env, seed_catalog, start_beat, start_worker,
 )
 from tests.bench.postfix import PostfixRelay
 
@@ -189,16 +189,13 @@ def measure(label: str, specs, env: dict, tmp: Path, form: Form) -> Row:
 
 
 def wait_until_sent(edition_id: int, workers) -> dict:
-    """Until every planned digest has an outcome; the edition's outbox counts (asked every 5 s)."""
+    """Until the edition is composed and no bulk mail is queued or sending (asked every 2 s); its outbox counts."""
     deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        counts = edition_counts(edition_id)
-        done = sum(counts["by_status"].get(status, 0) for status in ("sent", "failed", "withheld"))
-        if counts["edition_status"] != "composing" and done >= counts["planned"]:
-            return counts
-        expect(time.monotonic() < deadline, f"the edition was not sent within {WAIT_SECONDS}s: {counts}")
+    while not edition_finished(edition_id):
+        expect(time.monotonic() < deadline, f"the edition was not sent within {WAIT_SECONDS}s")
         expect(all(worker.proc.poll() is None for worker in workers), "a worker exited")
-        time.sleep(5)
+        time.sleep(2)
+    return edition_counts(edition_id)
 
 
 def latencies(posted: list[tuple[str, float, int]]) -> list[float | None]:

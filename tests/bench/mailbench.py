@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import exists, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from tests.bench import PG_ADMIN_URL, progress
@@ -168,6 +168,23 @@ def edition_counts(edition_id: int) -> dict:
     return {"edition_status": status, "planned": planned, "by_status": by_status,
             "sent": by_status.get("sent", 0), "first_sent": sent[2] if sent else None,
             "last_sent": sent[3] if sent else None, "max_attempts": max((row[4] for row in rows), default=0)}
+
+
+def edition_finished(edition_id: int) -> bool:
+    """Composed, and no bulk mail queued or sending any more: two cheap queries, fit to poll.
+
+    (edition_counts joins every digest of the edition with its outbox row: at
+    100,000 that costs PostgreSQL seconds of CPU, too much to ask every few seconds.)
+    """
+    from portal.digests.models import DigestEdition
+    from portal.extensions import db
+    from portal.mail.models import Lane, OutgoingEmail
+
+    status = db.session.scalar(select(DigestEdition.status).where(DigestEdition.id == edition_id))
+    pending = db.session.scalar(select(exists().where(
+        OutgoingEmail.status.in_(["queued", "sending"]), OutgoingEmail.lane == Lane.BULK.value)))
+    db.session.commit()  # a fresh snapshot next time
+    return status != "composing" and not pending
 
 
 def planned_message_ids(edition_id: int) -> set[str]:
