@@ -68,12 +68,12 @@ def _read_event_file(path: str):
 @with_appcontext
 def create_event_command(path: str) -> None:
     """Create an event from a TOML or JSON file (see deploy/summit.example.toml)."""
-    from portal.registration import service
+    from portal.registration import event_setup
     from portal.registration.errors import EventExists
 
     spec = _read_event_file(path)
     try:
-        event = service.create_event(spec)
+        event = event_setup.create_event(spec)
     except EventExists:
         db.session.rollback()
         raise click.ClickException(f"an event with slug {spec.slug!r} exists already; use update-event") from None
@@ -86,12 +86,12 @@ def create_event_command(path: str) -> None:
 @with_appcontext
 def update_event_command(path: str) -> None:
     """Update the event the file's slug names; raised capacities promote waiting registrants."""
-    from portal.registration import service
+    from portal.registration import event_setup
     from portal.registration.errors import EventChangeRefused, EventNotFound, RegistrationBusy
 
     spec = _read_event_file(path)
     try:
-        promoted = service.update_event(spec)
+        promoted = event_setup.update_event(spec)
     except EventNotFound:
         db.session.rollback()
         raise click.ClickException(f"no event with slug {spec.slug!r}; use create-event") from None

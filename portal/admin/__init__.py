@@ -5,7 +5,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.admin import auth
-    from portal.admin import content_views  # noqa: F401  (its routes join the blueprint before it is registered)
+    # These modules' routes join the blueprint before it is registered.
+    from portal.admin import account_views, content_views, export_views  # noqa: F401
     from portal.admin.views import bp
 
     auth.init_app(app)

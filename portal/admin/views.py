@@ -1,25 +1,22 @@
-"""Admin pages: login, dashboard, attendees, check-in, exports, audit log.
+"""Admin pages: login, dashboard, attendees, event settings, check-in.
 
-Every page here needs a logged-in account (the blueprint checks before any
+The blueprint's other pages join it from export_views (exports), account_views
+(outbox, accounts, audit log) and content_views (catalog, digests). Every page here needs a logged-in account (the blueprint checks before any
 view runs); exports, event settings and the audit log need the admin role.
 Pages are private: never cached, never indexed.
 """
-import tempfile
 import time
 from datetime import datetime
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     session,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
@@ -28,8 +25,7 @@ from sqlalchemy import select
 from portal.admin import attendees as attendee_lists
 from portal.admin import dashboard as dashboard_figures
 from portal.admin import exports
-from portal.admin import service as account_service
-from portal.admin.audit import recent_actions, record_action
+from portal.admin.audit import record_action
 from portal.admin import totp
 from portal.admin.auth import LoginRefused, admin_only, check_password, end_session, open_session
 from portal.admin.forms import (
@@ -40,28 +36,21 @@ from portal.admin.forms import (
     CodeForm,
     DayCapacityForm,
     EventFileForm,
-    InviteForm,
-    ListExportForm,
     LoginForm,
     PresetForm,
-    RoleForm,
-    SetPasswordForm,
 )
 from portal.admin.models import AdminUser, ExportPreset
-from portal.database import LockTimeout, utcnow
+from portal.database import LockTimeout
 from portal.extensions import db, limiter
 from portal.forms import ButtonForm
 from portal.links import safe_redirect_path
-from portal.mail.outbox import queue_failed_again
-from portal.mail.models import EmailStatus, OutgoingEmail
-from portal.registration import checkin, service as registrations
+from portal.registration import checkin, event_setup, service as registrations
 from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
 from portal.registration.errors import EmailTaken, EventChangeRefused, RegistrationError
 from portal.registration.event_file import EventFileError, event_as_toml, parse_event_text
 from portal.registration.forms import OrganiserEditForm
 from portal.registration.models import Event, Registration
 from portal.security import mark_private
-from portal.tokens import TokenError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -459,7 +448,7 @@ def _apply_event_file(event: Event, form: EventFileForm) -> list[Registration] |
         spec = parse_event_text(form.event_file.data)
         if spec.slug != event.slug:
             raise EventFileError([f"slug: stays {event.slug!r} (it is part of every registration link)"])
-        return registrations.update_event(spec)
+        return event_setup.update_event(spec)
     except EventFileError as exc:
         db.session.rollback()
         form.event_file.errors = list(exc.problems)
@@ -516,214 +505,6 @@ def check_in():
         headcounts=checkin.headcounts(event), search=search, matches=matches,
         local_time=lambda moment: event.local_time(moment).strftime("%-I:%M %p"),
     ), status
-
-
-# --- Exports (admins) ----------------------------------------------------------------------------
-
-
-def _export_name(kind: str, extension: str) -> str:
-    """Chosen by the server: nothing a user typed ends up in a file name."""
-    return f"{kind}-{utcnow():%Y%m%d-%H%M%S}.{extension}"
-
-
-def _send_export(kind: str, headers: list[str], statement, file_format: str, bom: bool, detail: dict):
-    """Write the audit row first (committed), then stream the file."""
-    rows = exports.count_rows(statement)
-    extension = "xlsx" if file_format == "xlsx" else "csv"
-    filename = _export_name(kind, extension)
-    record_action(current_user, "export", filename, {**detail, "kind": kind, "format": extension, "rows": rows})
-    db.session.commit()
-    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if extension == "csv":
-        chunks = exports.csv_chunks(headers, exports.stream_rows(statement), bom=bom)
-        return Response(stream_with_context(chunks), mimetype="text/csv", headers={**disposition, "X-Content-Type-Options": "nosniff"})
-    # The workbook goes to an anonymous temporary file (never memory), which is gone once sent.
-    target = tempfile.TemporaryFile()
-    exports.write_xlsx(headers, exports.stream_rows(statement), target, title=kind.capitalize())
-    target.seek(0)
-    return send_file(target, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     as_attachment=True, download_name=filename, max_age=0)
-
-
-@bp.post("/exports/attendees")
-@admin_only
-def export_attendees():
-    event = _event()
-    if event is None:
-        abort(404)
-    columns = exports.attendee_columns(event)
-    form = AttendeeExportForm().fill_choices(columns)
-    if not form.validate_on_submit():
-        flash("Choose at least one column to export.", "error")
-        return redirect(url_for(".attendee_list", event=event.slug), code=303)
-    chosen = form.filter_form(event).chosen(event)
-    headers, statement = exports.attendee_export_query(
-        event, attendee_lists.attendee_query(event, chosen), form.columns.data
-    )
-    return _send_export("attendees", headers, statement, form.file_format.data, form.bom.data,
-                        {"event": event.slug, "filters": chosen.describe(), "columns": form.columns.data})
-
-
-@bp.post("/exports/attendees/presets")
-@admin_only
-def save_preset():
-    event = _event()
-    if event is None:
-        abort(404)
-    columns = exports.attendee_columns(event)
-    form = PresetForm().fill_choices(columns)
-    if not form.validate_on_submit():
-        flash(" ".join(f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()), "error")
-        return redirect(url_for(".attendee_list", event=event.slug), code=303)
-    preset = db.session.scalar(
-        select(ExportPreset).where(ExportPreset.kind == ATTENDEE_PRESET_KIND, ExportPreset.name == form.name.data)
-    )
-    if preset is None:
-        preset = ExportPreset(kind=ATTENDEE_PRESET_KIND, name=form.name.data, created_by=current_user.id)
-        db.session.add(preset)
-    preset.columns = form.columns.data
-    record_action(current_user, "preset", form.name.data, {"columns": form.columns.data})
-    db.session.commit()
-    flash(f"Preset “{form.name.data}” saved.", "success")
-    return redirect(url_for(".attendee_list", event=event.slug), code=303)
-
-
-@bp.get("/exports")
-@admin_only
-def export_page():
-    return render_template("admin/exports.html", events=_events(), event=_event(),
-                           form=ListExportForm(formdata=None))
-
-
-#: The whole-list exports: what each holds (see portal.admin.exports).
-LIST_EXPORTS = {"subscribers": exports.subscriber_export_query, "consent-log": exports.consent_log_export_query}
-
-
-@bp.post("/exports/<any(subscribers, 'consent-log'):kind>")
-@admin_only
-def export_list(kind: str):
-    form = ListExportForm()
-    if not form.validate_on_submit():
-        abort(400)
-    headers, statement = LIST_EXPORTS[kind]()
-    return _send_export(kind, headers, statement, form.file_format.data, form.bom.data, {})
-
-
-# --- Outbox (admins) ------------------------------------------------------------------------------
-
-OUTBOX_PAGE_ROWS = 100
-
-
-@bp.get("/outbox")
-@admin_only
-def outbox():
-    shown = {}
-    for status in (EmailStatus.FAILED.value, EmailStatus.QUEUED.value, EmailStatus.SENDING.value):
-        shown[status] = list(db.session.scalars(
-            select(OutgoingEmail).where(OutgoingEmail.status == status)
-            .order_by(OutgoingEmail.created_at, OutgoingEmail.id).limit(OUTBOX_PAGE_ROWS)
-        ))
-    return render_template("admin/outbox.html", shown=shown, figures=dashboard_figures.outbox_figures(),
-                           lanes=dashboard_figures.lane_figures(), button=ButtonForm(formdata=None),
-                           events=_events(), event=None, limit=OUTBOX_PAGE_ROWS)
-
-
-@bp.post("/outbox/retry")
-@admin_only
-def retry_outbox():
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    raw_id = request.form.get("email_id", "")
-    ids = [int(raw_id)] if raw_id.isdigit() else None
-    requeued = queue_failed_again(ids)
-    record_action(current_user, "outbox_retry", f"{len(requeued)} email(s)", {"ids": requeued[:100]})
-    db.session.commit()
-    flash(f"{len(requeued)} failed email(s) queued again.", "success")
-    return redirect(url_for(".outbox"), code=303)
-
-
-# --- Accounts (admins) -----------------------------------------------------------------------------
-
-
-@bp.route("/accounts", methods=["GET", "POST"])
-@admin_only
-def accounts():
-    form = InviteForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                account = account_service.invite_account(form.email.data, form.role.data)
-            except account_service.AdminAccountError as exc:
-                db.session.rollback()
-                form.email.errors = [str(exc)[:1].upper() + str(exc)[1:] + "."]
-            else:
-                record_action(current_user, "account_invite", account.email, {"role": account.role})
-                db.session.commit()
-                flash(f"{account.email} is invited: the email with their set-password link is on its way.", "success")
-                return redirect(url_for(".accounts"), code=303)
-        status = 400
-    return render_template("admin/accounts.html", form=form, accounts=account_service.list_accounts(),
-                           roles=[("staff", "Staff"), ("admin", "Admin")], button=ButtonForm(formdata=None),
-                           events=_events(), event=None), status
-
-
-@bp.post("/accounts/<int:account_id>")
-@admin_only
-def change_account(account_id: int):
-    account = db.session.get(AdminUser, account_id)
-    if account is None:
-        abort(404)
-    action = request.form.get("action", "")
-    form = RoleForm() if action == "role" else ButtonForm()
-    if not form.validate_on_submit() or action not in ("role", "disable", "enable"):
-        abort(400)
-    try:
-        if action == "role":
-            account_service.change_role(account, form.role.data)
-        else:
-            account_service.set_disabled(account, action == "disable")
-    except account_service.AdminAccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for(".accounts"), code=303)
-    record_action(current_user, f"account_{action}", account.email, {"role": account.role})
-    db.session.commit()
-    flash(f"{account.email}: saved.", "success")
-    return redirect(url_for(".accounts"), code=303)
-
-
-@bp.route("/set-password/<token>", methods=["GET", "POST"])
-def set_password(token: str):
-    """From the invitation email: choose a password, then log in."""
-    try:
-        account = account_service.account_from_set_password_token(token)
-    except TokenError:
-        return render_template("admin/bad_link.html"), 410
-    form = SetPasswordForm()
-    if form.validate_on_submit():
-        account_service.set_password(account, form.password.data)
-        record_action(account, "password_set", account.email)
-        db.session.commit()
-        flash("Your password is set. Please log in.", "success")
-        return redirect(url_for(".login"), code=303)
-    return render_template("admin/set_password.html", form=form, account=account), 400 if form.errors else 200
-
-
-# --- Audit log (admins) ---------------------------------------------------------------------------
-
-
-@bp.get("/audit")
-@admin_only
-def audit_log():
-    try:
-        before = int(request.args.get("before", 0)) or None
-    except ValueError:
-        before = None
-    action = (request.args.get("action") or "")[:32] or None
-    actions = recent_actions(before, action)
-    return render_template("admin/audit.html", actions=actions, action=action, events=_events(), event=None,
-                           next_before=actions[-1].id if len(actions) == 100 else None)
 
 
 def format_moment(moment: datetime | None) -> str:

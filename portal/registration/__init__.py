@@ -10,12 +10,12 @@ HOLD_SWEEP_SECONDS = 300
 def init_app(app: Flask) -> None:
     from portal.celery_app import register_tasks
     from portal.deferred.service import register_handler
-    from portal.registration import service
+    from portal.registration import service, visitor_emails
     from portal.registration.views import bp
 
     app.register_blueprint(bp)
-    register_handler(service.LOST_LINK_REQUEST, service.handle_lost_link_request)
-    register_handler(service.REGISTRATION_EMAIL_REQUEST, service.send_registration_email)
+    register_handler(visitor_emails.LOST_LINK_REQUEST, visitor_emails.handle_lost_link_request)
+    register_handler(service.REGISTRATION_EMAIL_REQUEST, visitor_emails.send_registration_email)
     register_tasks(
         app,
         "portal.registration.tasks",

@@ -26,14 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from portal.database import lock_timeouts_as, select_for_update, utcnow
 from portal.deferred.intake import defer_request
 from portal.extensions import db
-from portal.mail.models import OutgoingEmail
 from portal.mail.validation import address_key
 from portal.registration import emails
 from portal.registration.errors import (
     DaysUnavailable,
     EmailTaken,
-    EventChangeRefused,
-    EventExists,
     EventNotFound,
     ExpiredManageToken,
     RegistrationBusy,
@@ -42,14 +39,13 @@ from portal.registration.errors import (
     UnknownRegistration,
 )
 from portal.registration.models import (
-    AttendeeCategory,
     Event,
     EventDay,
     Registration,
     RegistrationStatus,
     registration_day,
 )
-from portal.registration.tokens import read_manage_token, read_verify_token
+from portal.registration.tokens import read_manage_token
 
 CONFIRMED = RegistrationStatus.CONFIRMED.value
 WAITLISTED = RegistrationStatus.WAITLISTED.value
@@ -375,45 +371,6 @@ def _defer_registration_email(registration: Registration, which: str, **details)
     )
 
 
-def send_registration_email(email: str, payload: dict) -> str:
-    """Render and queue the email a registration POST decided on; returns what it did.
-
-    Under the event lock, like the POST: the registration cannot change while
-    it is read, and the daily cap on "you are already registered" is counted
-    one request at a time. An email whose news is stale by now is not sent:
-    the registration was cancelled, or a promotion or confirmation email
-    already told its owner more.
-    """
-    try:
-        registration, _ = _lock_registration(payload["registration_id"])
-    except UnknownRegistration:
-        return "gone"
-    which = payload["email"]
-    if registration.is_cancelled:
-        return "cancelled"
-    if which == ALREADY_REGISTERED_EMAIL:
-        if not under_daily_email_cap(registration.id, "registration_already_registered"):
-            return "capped"
-        emails.send_already_registered(registration, waitlist_position(registration), to=registration.email)
-    elif which == VERIFY_EMAIL:
-        if not registration.is_on_hold:
-            return "superseded"
-        emails.send_verify_request(registration, waitlist_position(registration), to=registration.email)
-    elif which == CONFIRMATION_EMAIL:
-        if not registration.is_confirmed or registration.is_on_hold:
-            return "superseded"
-        emails.send_confirmation(registration, to=registration.email)
-    elif which == WAITLISTED_EMAIL:
-        if not registration.is_waitlisted or registration.is_on_hold:
-            return "superseded"
-        full_day_ids = set(payload.get("full_day_ids", ()))
-        full_days = [day for day in registration.days if day.id in full_day_ids]
-        emails.send_waitlisted(registration, waitlist_position(registration), full_days, to=registration.email)
-    else:
-        raise ValueError(f"unknown registration email {which!r}")
-    return "sent"
-
-
 # --- The waiting list ------------------------------------------------------------------
 
 
@@ -466,96 +423,6 @@ def set_event_capacity(event_id: int, capacity: int | None) -> list[Registration
     event.capacity = capacity
     db.session.flush()
     return _promote_locked(event_id, count_seats(event_id, capacity))
-
-
-# --- Events from files (flask create-event / update-event, admin event settings) -------
-
-
-def create_event(spec) -> Event:
-    """A new event from an EventSpec (portal.registration.event_file); raises EventExists."""
-    if db.session.scalar(select(Event.id).where(Event.slug == spec.slug)) is not None:
-        raise EventExists(spec.slug)
-    event = Event(slug=spec.slug, capacity=spec.capacity)
-    _apply_event_fields(event, spec)
-    event.days = [
-        EventDay(position=position, date=d.date, starts_at=d.starts_at, ends_at=d.ends_at, capacity=d.capacity)
-        for position, d in enumerate(spec.days, start=1)
-    ]
-    event.categories = [
-        AttendeeCategory(code=c.code, label=c.label, fee_cents=c.fee_cents, currency=c.currency, position=position)
-        for position, c in enumerate(spec.categories, start=1)
-    ]
-    db.session.add(event)
-    db.session.flush()
-    return event
-
-
-def update_event(spec) -> list[Registration]:
-    """Bring an existing event in line with an EventSpec; returns who was promoted.
-
-    Capacity changes go through set_day_capacity / set_event_capacity, under
-    the event lock, so raising a limit promotes waiting registrants. Removing a
-    day or a category that registrations use raises EventChangeRefused.
-    """
-    event = get_event(spec.slug)
-    lock_event(event.id)
-    _apply_event_fields(event, spec)
-    _update_days(event, spec.days)
-    _update_categories(event, spec.categories)
-    db.session.flush()
-    promoted = []
-    for position, day in enumerate(spec.days, start=1):
-        promoted += set_day_capacity(event.id, position, day.capacity)
-    promoted += set_event_capacity(event.id, spec.capacity)
-    return promoted
-
-
-def _apply_event_fields(event: Event, spec) -> None:
-    for name in (
-        "title", "summary", "venue", "address_line1", "address_line2", "city", "region", "postal_code", "country",
-        "timezone", "registration_opens_at", "registration_closes_at", "privacy_policy_version",
-    ):
-        setattr(event, name, getattr(spec, name))
-
-
-def _used_by_registrations(*condition) -> bool:
-    return db.session.scalar(select(func.count()).select_from(Registration).where(*condition)) > 0
-
-
-def _update_days(event: Event, day_specs) -> None:
-    for day in event.days[len(day_specs):]:
-        in_use = db.session.scalar(
-            select(func.count()).select_from(registration_day).where(registration_day.c.event_day_id == day.id)
-        )
-        if in_use:
-            raise EventChangeRefused(f"{day.label} has {in_use} registration(s) and cannot be removed")
-        event.days.remove(day)
-    for position, spec in enumerate(day_specs, start=1):
-        if position > len(event.days):
-            event.days.append(EventDay(position=position, date=spec.date, starts_at=spec.starts_at,
-                                       ends_at=spec.ends_at, capacity=spec.capacity))
-            continue
-        day = event.days[position - 1]
-        day.date, day.starts_at, day.ends_at = spec.date, spec.starts_at, spec.ends_at
-
-
-def _update_categories(event: Event, category_specs) -> None:
-    wanted = {spec.code: (position, spec) for position, spec in enumerate(category_specs, start=1)}
-    for category in list(event.categories):
-        if category.code in wanted:
-            continue
-        if _used_by_registrations(Registration.category_id == category.id):
-            raise EventChangeRefused(f"category {category.code!r} is used by registrations and cannot be removed")
-        event.categories.remove(category)
-    existing = {category.code: category for category in event.categories}
-    for code, (position, spec) in wanted.items():
-        category = existing.get(code)
-        if category is None:
-            category = AttendeeCategory(code=code)
-            event.categories.append(category)
-        category.label, category.fee_cents, category.currency, category.position = (
-            spec.label, spec.fee_cents, spec.currency, position,
-        )
 
 
 # --- Managing a registration -----------------------------------------------------------
@@ -622,62 +489,7 @@ def cancel_registration(registration_id: int, by_organiser: bool = False) -> lis
     return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
 
 
-# --- Holds until the address is confirmed (REGISTRATION_CONFIRM_EMAIL) -----------------
-
-
-def registration_from_verify_token(token: str) -> Registration:
-    code, version = read_verify_token(token)
-    registration = db.session.scalar(select(Registration).where(Registration.code == code))
-    if registration is None:
-        raise UnknownRegistration(code)
-    if registration.token_version != version:
-        raise ExpiredManageToken("a newer link was sent")
-    return registration
-
-
-def confirm_email(registration_id: int) -> bool:
-    """The registrant pressed the button: the hold ends and the usual email goes out.
-
-    False when there was nothing to confirm (done already, or the hold was
-    released). Under the event lock, so it cannot cross the release of the
-    same hold.
-    """
-    registration, _ = _lock_registration(registration_id)
-    if not registration.is_on_hold:
-        return False
-    registration.email_confirmed_at = utcnow()
-    registration.hold_expires_at = None
-    db.session.flush()
-    if registration.is_confirmed:
-        emails.send_confirmation(registration, to=registration.email)
-    else:
-        emails.send_waitlisted(registration, waitlist_position(registration), [], to=registration.email)
-    return True
-
-
-def expired_hold_ids() -> list[int]:
-    return list(db.session.scalars(
-        select(Registration.id).where(
-            Registration.hold_expires_at < utcnow(),
-            Registration.email_confirmed_at.is_(None),
-            Registration.status != CANCELLED,
-        ).order_by(Registration.id)
-    ))
-
-
-def release_hold(registration_id: int) -> list[Registration]:
-    """Cancel a registration whose address was never confirmed, and promote; returns who was promoted.
-
-    Nobody is emailed about the release itself: the address may well be made up.
-    """
-    registration, overall_capacity = _lock_registration(registration_id)
-    if not registration.is_on_hold or registration.hold_expires_at >= utcnow():
-        return []
-    registration.status = CANCELLED
-    registration.cancelled_at = utcnow()
-    registration.hold_expires_at = None
-    db.session.flush()
-    return _promote_locked(registration.event_id, count_seats(registration.event_id, overall_capacity))
+# --- Organisers' corrections ------------------------------------------------------------
 
 
 EDITABLE_FIELDS = ("first_name", "last_name", "email", "organization", "job_title", "dietary", "accessibility")
@@ -747,56 +559,3 @@ def _check_changeable(registration: Registration) -> None:
 def changes_open(event: Event) -> bool:
     """Attendees can change or cancel online for as long as registration is open."""
     return utcnow() < event.registration_closes_at
-
-
-LOST_LINK_REQUEST = "registration.lost_link"
-
-
-def handle_lost_link_request(email: str, payload: dict) -> str:
-    """"Lost your link?", decided after the response (portal.deferred): a fresh link per active registration.
-
-    The new link revokes the older ones (token_version), so a link that
-    leaked stops working once its owner asks for another. Each registration
-    gets at most REGISTRATION_VISITOR_EMAILS_PER_DAY such emails a day,
-    however many people type the address in.
-    """
-    now = utcnow()
-    # Hazard: tasks for one address running at once would each count the links sent
-    # so far and each send one more. Their row locks make them count one after the
-    # other (taken in id order, so two such tasks cannot deadlock). Only the ids are
-    # selected FOR UPDATE: PostgreSQL refuses it on the registration's joined loads.
-    locked_ids = select_for_update(
-        select(Registration.id)
-        .where(Registration.email_key == address_key(email), Registration.status != CANCELLED)
-        .order_by(Registration.id),
-        timeout_ms=current_app.config["REGISTRATION_LOCK_TIMEOUT_MS"],
-    ).scalars().all()
-    registrations = [db.session.get(Registration, registration_id) for registration_id in locked_ids]
-    outcome = "unknown"
-    for registration in registrations:
-        if registration.event.ends_at <= now:
-            continue
-        if not under_daily_email_cap(registration.id, "registration_link"):
-            outcome = "capped" if outcome == "unknown" else outcome
-            continue
-        registration.token_version += 1
-        emails.send_manage_link(registration, waitlist_position(registration), to=registration.email)
-        outcome = "sent"
-    db.session.flush()
-    return outcome
-
-
-def under_daily_email_cap(registration_id: int, email_name: str) -> bool:
-    """Fewer than REGISTRATION_VISITOR_EMAILS_PER_DAY emails of this kind for this registration in 24 hours.
-
-    Counted in the outbox (by cause), so the cap holds across processes and without Redis.
-    """
-    sent = db.session.scalar(
-        select(func.count()).select_from(OutgoingEmail).where(
-            OutgoingEmail.cause_kind == "registration",
-            OutgoingEmail.cause_id == registration_id,
-            OutgoingEmail.name == email_name,
-            OutgoingEmail.created_at > utcnow() - timedelta(hours=24),
-        )
-    )
-    return sent < current_app.config["REGISTRATION_VISITOR_EMAILS_PER_DAY"]

@@ -14,7 +14,7 @@ from portal.extensions import db, limiter
 from portal.newsletter import intake as newsletter_intake
 from portal.newsletter.models import SignupSource
 from portal.newsletter.service import Preferences
-from portal.registration import display, service
+from portal.registration import display, holds, service, visitor_emails
 from portal.registration.certificate import NoAttendance, attended_days, certificate_pdf, certificate_response
 from portal.security import mark_private
 from portal.registration.errors import (
@@ -253,10 +253,10 @@ def cancel(token: str):
 @bp.route("/verify/<token>", methods=["GET", "POST"])
 def verify_email(token: str):
     """REGISTRATION_CONFIRM_EMAIL: GET shows a button; only the POST confirms (mail scanners open links)."""
-    registration = service.registration_from_verify_token(token)
+    registration = holds.registration_from_verify_token(token)
     form = ButtonForm()
     if form.validate_on_submit():
-        if service.confirm_email(registration.id):
+        if holds.confirm_email(registration.id):
             db.session.commit()
             flash("Thank you: your address is confirmed. We have emailed you the details.", "success")
         return redirect(url_for(".verify_email", token=token), code=303)
@@ -271,7 +271,7 @@ def lost_link():
     form = LostLinkForm()
     if form.validate_on_submit():
         # Decided by a task after the response: a registered and an unknown address cost the same.
-        defer_request(service.LOST_LINK_REQUEST, form.email.data)
+        defer_request(visitor_emails.LOST_LINK_REQUEST, form.email.data)
         db.session.commit()
         return redirect(url_for(".link_sent"), code=303)
     return render_template("registration/lost_link.html", form=form)

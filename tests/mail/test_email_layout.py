@@ -3,7 +3,7 @@ import pytest
 
 from portal.extensions import db
 from portal.mail.models import OutgoingEmail
-from portal.registration import service
+from portal.registration import service, visitor_emails
 from tests.support.registration import registrations
 
 LONG_ADDRESS = "grace.brewster.murray.hopper.rear-admiral@computing-history.department.example.org"
@@ -15,7 +15,7 @@ def _every_registration_email(app, make_event, make_registration) -> list[Outgoi
     make_registration(slug, email="waiting." + LONG_ADDRESS)
     holder, _ = registrations(app, slug)
     with app.app_context():
-        service.handle_lost_link_request(LONG_ADDRESS, {})
+        visitor_emails.handle_lost_link_request(LONG_ADDRESS, {})
         service.cancel_registration(holder.id)
         db.session.commit()
         rows = db.session.query(OutgoingEmail).order_by(OutgoingEmail.id).all()
