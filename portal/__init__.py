@@ -191,6 +191,7 @@ def _register_domain_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     import portal.admin.models  # noqa: F401
     import portal.consent.models  # noqa: F401
+    import portal.deliverability.models  # noqa: F401
     import portal.deferred.models  # noqa: F401
     import portal.digests.models  # noqa: F401
     import portal.mail.models  # noqa: F401

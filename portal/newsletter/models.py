@@ -14,6 +14,7 @@ class SubscriberStatus(str, enum.Enum):
     PENDING = "pending"  # signed up, has not clicked "Confirm subscription" yet
     CONFIRMED = "confirmed"  # double opt-in done: gets what their preferences say
     UNSUBSCRIBED = "unsubscribed"  # gets nothing; may resubscribe from the preference page
+    BOUNCED = "bounced"  # the address bounced (portal.deliverability); a new double opt-in revives it
     ERASED = "erased"  # personal data replaced; only the suppression entry remembers the address
 
 
@@ -41,7 +42,7 @@ subscriber_topic = Table(
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'confirmed', 'unsubscribed', 'erased')", name="status_known"),
+        CheckConstraint("status IN ('pending', 'confirmed', 'unsubscribed', 'bounced', 'erased')", name="status_known"),
         CheckConstraint("frequency IN ('weekly', 'monthly')", name="frequency_known"),
     )
 

@@ -1,0 +1,1 @@
+"""Deliverability: bounces and complaints read back from the bounce mailbox, and the suppression list."""
