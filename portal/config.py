@@ -167,6 +167,11 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # DKIM signing of every message (portal.mail.message): a PEM private key file, the
         # selector its public key is published under, and the signing domain. All or none.
         **_dkim(env.get("DKIM_PRIVATE_KEY"), env.get("DKIM_SELECTOR"), env.get("DKIM_DOMAIN")),
+        # Bounce policy (portal.deliverability): this many soft bounces (mailbox full, host
+        # down) of one address within BOUNCE_SOFT_WINDOW_DAYS suppress it for bulk mail, as
+        # one hard bounce does at once. Older soft bounces no longer count.
+        "BOUNCE_SOFT_LIMIT": _whole_number("BOUNCE_SOFT_LIMIT", env.get("BOUNCE_SOFT_LIMIT"), 3) or 1,
+        "BOUNCE_SOFT_WINDOW_DAYS": _whole_number("BOUNCE_SOFT_WINDOW_DAYS", env.get("BOUNCE_SOFT_WINDOW_DAYS"), 14) or 1,
         # How fast bulk mail (digests, mailings) may leave, across every worker: e.g.
         # "14/second" or "14/second;50000/day", what the relay allows. Unset: as fast as
         # the bulk lane's workers go. Transactional mail is never held by it.
