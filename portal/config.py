@@ -82,6 +82,51 @@ def _bounce_address(value: str | None) -> str:
     return value
 
 
+#: Where the bounce mailbox may be read from: IMAP over TLS, or IMAP on the same host.
+BOUNCE_IMAP_SCHEMES = ("imaps", "imap")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for error messages and logs."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unreadable URL>"
+    if password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
+
+
+def _bounce_source(maildir: str | None, imap_url: str | None) -> dict:
+    """BOUNCE_MAILDIR (an absolute path) or BOUNCE_IMAP_URL (imaps://user:password@host[:port][/folder]), not both."""
+    from urllib.parse import urlsplit
+
+    maildir, imap_url = (maildir or "").strip(), (imap_url or "").strip()
+    if maildir and imap_url:
+        raise ConfigError("Set BOUNCE_MAILDIR or BOUNCE_IMAP_URL, not both: the bounce mailbox is read from one place.")
+    if maildir and not os.path.isabs(maildir):
+        raise ConfigError(f"BOUNCE_MAILDIR={maildir!r} must be an absolute path to a Maildir (the folder holding cur/ "
+                          "and new/).")
+    if imap_url:
+        shown = redact_url(imap_url)
+        example = "like 'imaps://bounces:PASSWORD@mail.example.org/INBOX' (percent-encode special characters)"
+        try:
+            parts = urlsplit(imap_url)
+            parts.port  # raises ValueError for a port that is not a number
+        except ValueError:
+            raise ConfigError(f"BOUNCE_IMAP_URL={shown} is not a URL {example}.") from None
+        if parts.scheme not in BOUNCE_IMAP_SCHEMES or not parts.hostname or not parts.username or not parts.password:
+            raise ConfigError(f"BOUNCE_IMAP_URL={shown} must be a URL {example}: imaps:// or imap://, with a user "
+                              "name, a password and a host.")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"BOUNCE_IMAP_URL={shown} takes no query or fragment; the path names the folder.")
+    return {"BOUNCE_MAILDIR": maildir, "BOUNCE_IMAP_URL": imap_url}
+
+
 _DNS_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*")
 
 
@@ -172,6 +217,13 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         # one hard bounce does at once. Older soft bounces no longer count.
         "BOUNCE_SOFT_LIMIT": _whole_number("BOUNCE_SOFT_LIMIT", env.get("BOUNCE_SOFT_LIMIT"), 3) or 1,
         "BOUNCE_SOFT_WINDOW_DAYS": _whole_number("BOUNCE_SOFT_WINDOW_DAYS", env.get("BOUNCE_SOFT_WINDOW_DAYS"), 14) or 1,
+        # The bounce mailbox (portal.deliverability.intake) that MAIL_BOUNCE_ADDRESS's mail lands in:
+        # a local Maildir, or an IMAP URL; beat reads it every BOUNCE_POLL_SECONDS when one is set.
+        **_bounce_source(env.get("BOUNCE_MAILDIR"), env.get("BOUNCE_IMAP_URL")),
+        "BOUNCE_POLL_SECONDS": _whole_number("BOUNCE_POLL_SECONDS", env.get("BOUNCE_POLL_SECONDS"), 60) or 60,
+        # Test-only: a CA file the IMAP connection trusts instead of the system's. Deliberately
+        # not read from the environment (a private CA belongs in the system's store).
+        "BOUNCE_IMAP_CA_FILE": None,
         # How fast bulk mail (digests, mailings) may leave, across every worker: e.g.
         # "14/second" or "14/second;50000/day", what the relay allows. Unset: as fast as
         # the bulk lane's workers go. Transactional mail is never held by it.
