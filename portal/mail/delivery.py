@@ -31,6 +31,7 @@ from portal.mail.models import EmailStatus, Lane, OutgoingEmail
 from portal.mail.rate import take_bulk_slot
 from portal.mail.transport import (
     PermanentDeliveryError,
+    RecipientRefusedError,
     ServerUnavailableError,
     TemporaryDeliveryError,
     open_transport,
@@ -46,6 +47,16 @@ log = logging.getLogger(__name__)
 RECORD_ATTEMPTS = 3
 #: Logged when a sent message could not be recorded: that message may be sent again.
 MARK_GIVEN_UP = "was sent but could not be recorded as sent"
+
+# Called as listener(email_id, reply) after a row failed because the relay refused its
+# recipient for good at RCPT time (portal.deliverability records a hard bounce).
+_REFUSAL_LISTENERS: list = []
+
+
+def register_refusal_listener(listener) -> None:
+    """Tell `listener` about every recipient the relay refuses; registering it again changes nothing."""
+    if listener not in _REFUSAL_LISTENERS:
+        _REFUSAL_LISTENERS.append(listener)
 
 
 # ---------------------------------------------------------------- claiming
@@ -187,6 +198,9 @@ def _send_rows(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, pace
             continue
         try:
             transport.send(data, envelope_sender(row), row.to_address)
+        except RecipientRefusedError as exc:
+            _fail(row, str(exc), outcome)
+            _tell_refusal(row, str(exc))
         except PermanentDeliveryError as exc:
             _fail(row, str(exc), outcome)
         except ServerUnavailableError as exc:
@@ -200,6 +214,21 @@ def _send_rows(transport, rows: list[OutgoingEmail], outcome: BatchOutcome, pace
                          last_error=None), f"outbox row {row.id} {MARK_GIVEN_UP}")
             outcome.sent.append(row.id)
     outcome.reached = len(rows)
+
+
+def _tell_refusal(row: OutgoingEmail, reply: str) -> None:
+    """Let the listeners record a refused recipient, committed on its own after the row's outcome.
+
+    A listener that fails costs the record of that refusal, never the batch;
+    the log names the row only (exception texts may quote the address).
+    """
+    for listener in _REFUSAL_LISTENERS:
+        try:
+            listener(row.id, reply)
+            db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            log.error("the refused recipient of outbox row %s could not be recorded (%s)", row.id, type(exc).__name__)
 
 
 def _wait_for_bulk_slot(stop_at: datetime) -> float | None:
@@ -223,7 +252,10 @@ def _record(statement, what: str = "an outbox outcome could not be recorded") ->
     """
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            db.session.execute(statement)
+            # A plain Core statement on the session's connection: these rows are
+            # detached, so the ORM has nothing to synchronise, and skipping its
+            # execution path is most of the cost of recording an outcome.
+            db.session.connection().execute(statement)
             db.session.commit()
             return
         except DBAPIError as exc:
