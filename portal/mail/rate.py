@@ -7,6 +7,7 @@ on the embedded default they are rows of `mail_send_window`, so `make run`'s
 worker processes share them too.
 Transactional mail never asks: only the bulk lane is paced.
 """
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -31,7 +32,13 @@ class Slot:
 
 def bulk_limits() -> list[RateLimitItem]:
     value = current_app.config["MAIL_BULK_RATE"]
-    return parse_many(value) if value else []
+    return list(_parsed(value)) if value else []
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(value: str) -> tuple[RateLimitItem, ...]:
+    """Asked before every bulk message, so each setting is parsed once per process."""
+    return tuple(parse_many(value))
 
 
 def per_second(items: list[RateLimitItem]) -> float | None:

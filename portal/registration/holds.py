@@ -10,31 +10,23 @@ from sqlalchemy import select
 from portal.database import utcnow
 from portal.extensions import db
 from portal.registration import emails
-from portal.registration.errors import (
-    ExpiredManageToken,
-    UnknownRegistration,
-)
-from portal.registration.models import (
-    Registration,
+from portal.registration.models import Registration
+from portal.registration.service import (
+    CANCELLED,
+    _lock_registration,
+    _promote_locked,
+    count_seats,
+    registration_for_link,
+    waitlist_position,
 )
 from portal.registration.tokens import read_verify_token
-
-from portal.registration.service import (
-    CANCELLED, _lock_registration, _promote_locked, count_seats, waitlist_position,
-)
 
 
 # --- Holds until the address is confirmed (REGISTRATION_CONFIRM_EMAIL) -----------------
 
 
 def registration_from_verify_token(token: str) -> Registration:
-    code, version = read_verify_token(token)
-    registration = db.session.scalar(select(Registration).where(Registration.code == code))
-    if registration is None:
-        raise UnknownRegistration(code)
-    if registration.token_version != version:
-        raise ExpiredManageToken("a newer link was sent")
-    return registration
+    return registration_for_link(*read_verify_token(token), replaced="a newer link was sent")
 
 
 def confirm_email(registration_id: int) -> bool:

@@ -207,12 +207,16 @@ def active_registration(event_id: int, email: str) -> Registration | None:
 
 def registration_from_token(token: str) -> Registration:
     """The registration a manage link points at; raises an InvalidManageToken subtype."""
-    code, token_version = read_manage_token(token)
+    return registration_for_link(*read_manage_token(token), replaced="this link was replaced by a newer one")
+
+
+def registration_for_link(code: str, token_version: int, replaced: str) -> Registration:
+    """The registration a link (of any purpose) names, if that link was not replaced by a newer one."""
     registration = db.session.scalar(select(Registration).where(Registration.code == code))
     if registration is None:
         raise UnknownRegistration(code)
     if registration.token_version != token_version:
-        raise ExpiredManageToken("this link was replaced by a newer one")
+        raise ExpiredManageToken(replaced)
     return registration
 
 
