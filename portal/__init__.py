@@ -82,7 +82,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app)
 
-    from portal import admin, cli, consent, deferred, digests, errors, health, mail as mail_domain, newsletter, registration, resources
+    from portal import (
+        admin, cli, consent, deferred, deliverability, digests, errors, health, mail as mail_domain, newsletter,
+        registration, resources,
+    )
     from portal.pages.views import bp as pages_bp
 
     mail_domain.init_app(app)
@@ -92,6 +95,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     registration.init_app(app)
     resources.init_app(app)
     digests.init_app(app)
+    deliverability.init_app(app)
     admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

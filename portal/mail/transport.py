@@ -33,6 +33,14 @@ class PermanentDeliveryError(DeliveryError):
     """The server refused this message for good (5xx); retrying would not help."""
 
 
+class RecipientRefusedError(PermanentDeliveryError):
+    """The server refused the recipient for good (5xx at RCPT): the address, not the message, is the trouble.
+
+    A 5xx at MAIL FROM or DATA stays a plain PermanentDeliveryError: it is
+    about the sender or the content and says nothing about the address.
+    """
+
+
 class SMTPTransport:
     """One SMTP connection reused for a batch; reconnects once if the server hung up meanwhile."""
 
@@ -102,7 +110,10 @@ class SMTPTransport:
                 raise ServerUnavailableError(f"server disconnected: {exc}") from exc
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
-                raise _classify(code, reply) from exc
+                error = _classify(code, reply)
+                if type(error) is PermanentDeliveryError:
+                    error = RecipientRefusedError(str(error))
+                raise error from exc
             except smtplib.SMTPResponseException as exc:
                 if exc.smtp_code == 421:
                     self._drop()

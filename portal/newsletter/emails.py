@@ -59,6 +59,8 @@ def _withheld(rows, list_mail: bool) -> dict[int, str]:
             reasons[row.id] = "the subscriber erased their data"
         elif key != address_key(row.to_address):
             reasons[row.id] = "the message was for another address"
+        elif list_mail and status == SubscriberStatus.BOUNCED.value:
+            reasons[row.id] = "the subscriber's address bounced"
         elif list_mail and status != SubscriberStatus.CONFIRMED.value:
             reasons[row.id] = "the subscriber unsubscribed"
     return reasons

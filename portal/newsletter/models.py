@@ -89,6 +89,10 @@ class Subscriber(db.Model):
     def is_unsubscribed(self) -> bool:
         return self.status == SubscriberStatus.UNSUBSCRIBED.value
 
+    @property
+    def is_bounced(self) -> bool:
+        return self.status == SubscriberStatus.BOUNCED.value
+
 
 class SubscriptionEvent(db.Model):
     """Append-only history of a subscription: the proof of consent, and what counts against the caps."""

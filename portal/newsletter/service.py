@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.database import select_for_update, utcnow
 from portal.deferred.service import forget_requests_from
+from portal.deliverability.models import DeliveryEvent, MailSuppression
 from portal.extensions import db
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.mail.validation import address_key
@@ -182,10 +183,12 @@ def confirm_subscription(subscriber: Subscriber) -> bool:
     subscriber.unsubscribed_at = None
     subscriber.consent_source = subscriber.signup_source
     subscriber.privacy_policy_version = version
-    # This is the new opt-in an erased address needed: it may be mailed again.
+    # This is the new opt-in an erased address needed: it may be mailed again. It also
+    # proves that an address which bounced (or complained) works and wants mail again.
     db.session.execute(delete(SuppressedAddress).where(
         SuppressedAddress.address_hash == suppression_hash(subscriber.email_key)
     ))
+    _lift_mail_suppression(subscriber)
     _log(subscriber, "confirmed", source=subscriber.signup_source, version=version)
     highlights = emails.welcome_highlights(subscriber)
     if highlights:
@@ -223,21 +226,68 @@ def unsubscribe(subscriber: Subscriber, source: str) -> bool:
     return True
 
 
-def resubscribe(subscriber: Subscriber) -> bool:
-    """From the preference page: the signed link proves the mailbox, so no new confirmation is needed.
+def resubscribe(subscriber: Subscriber) -> str:
+    """From the preference page: "resubscribed", "unchanged", or for a bounced address "confirmation_sent"/"capped".
 
-    Only a subscriber who once confirmed can hold a preference link; a
-    pending one completes the opt-in instead.
+    The signed link proves the mailbox, so an unsubscribed reader needs no new
+    confirmation. Only a subscriber who once confirmed can hold a preference
+    link; a pending one completes the opt-in instead. A bounced address is
+    known not to have taken mail since that link was sent: it gets a fresh
+    confirmation request, and only confirming it starts mail again.
     """
     if subscriber.is_confirmed:
-        return False
+        return "unchanged"
+    if subscriber.is_bounced:
+        subscriber.status = SubscriberStatus.PENDING.value
+        _log(subscriber, "signup", source="preferences", detail={"after": SubscriberStatus.BOUNCED.value})
+        return _send_capped(subscriber, "confirmation_sent", SIGNUP_ANSWERS, "NEWSLETTER_CONFIRMATIONS_PER_DAY",
+                            emails.send_confirmation_request)
     if subscriber.confirmed_at is None:
-        return confirm_subscription(subscriber)
+        return "resubscribed" if confirm_subscription(subscriber) else "unchanged"
     subscriber.status = SubscriberStatus.CONFIRMED.value
     subscriber.unsubscribed_at = None
+    # Choosing to get the newsletter again withdraws a spam complaint made earlier.
+    _lift_mail_suppression(subscriber)
     _log(subscriber, "resubscribed", source="preferences", version=current_app.config["NEWSLETTER_PRIVACY_VERSION"])
     db.session.flush()
-    return True
+    return "resubscribed"
+
+
+def _lift_mail_suppression(subscriber: Subscriber) -> None:
+    """The subscriber's own opt-in ends a bounce or complaint suppression (portal.deliverability)."""
+    db.session.execute(delete(MailSuppression).where(MailSuppression.address_key == subscriber.email_key))
+
+
+# --- What the bounce mailbox says (portal.deliverability decides, these record it) ------------
+
+
+def mark_bounced(key: str, source: str, detail: dict) -> Subscriber | None:
+    """The subscriber with this address (if any, and getting mail) becomes bounced, with a history row.
+
+    An unsubscribed subscriber stays unsubscribed: that is their own choice,
+    and they get nothing either way. Returns the subscriber marked.
+    """
+    subscriber = _locked_subscriber(key)
+    if subscriber is None or subscriber.status not in (SubscriberStatus.CONFIRMED.value,
+                                                       SubscriberStatus.PENDING.value):
+        return None
+    subscriber.status = SubscriberStatus.BOUNCED.value
+    _log(subscriber, "bounced", source=source, detail=detail)
+    db.session.flush()
+    return subscriber
+
+
+def record_complaint(key: str) -> Subscriber | None:
+    """A spam complaint (RFC 5965 report) unsubscribes the subscriber with this address; always in their history."""
+    subscriber = _locked_subscriber(key)
+    if subscriber is None:
+        return None
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED.value:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED.value
+        subscriber.unsubscribed_at = utcnow()
+    _log(subscriber, "complaint", source="arf")
+    db.session.flush()
+    return subscriber
 
 
 def _apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
@@ -310,10 +360,22 @@ def export_subscriber_data(subscriber: Subscriber) -> dict:
              "status": row.status, "sent_at": _iso(row.sent_at)}
             for row in mail
         ],
+        "deliverability": _deliverability_data(subscriber.email_key),
     }
     _log(subscriber, "exported")
     db.session.flush()
     return data
+
+
+def _deliverability_data(key: str) -> dict:
+    """What came back about the address: bounces and complaints, and whether bulk mail skips it."""
+    suppression = db.session.scalar(select(MailSuppression).where(MailSuppression.address_key == key))
+    events = db.session.scalars(select(DeliveryEvent).where(DeliveryEvent.address_key == key).order_by(DeliveryEvent.id))
+    return {
+        "suppressed": {"reason": suppression.reason, "at": _iso(suppression.created_at)} if suppression else None,
+        "events": [{"at": _iso(event.created_at), "kind": event.kind, "status": event.status_code,
+                    "diagnostic": event.diagnostic} for event in events],
+    }
 
 
 ERASED_ADDRESS = "erased@invalid"
@@ -330,6 +392,13 @@ def erase_subscriber(subscriber: Subscriber) -> None:
     if key:
         db.session.merge(SuppressedAddress(address_hash=suppression_hash(key), reason="erased"))
         forget_requests_from(key)
+        # The bounce records name the address (and a diagnostic may quote it); the hash above
+        # keeps it from being mailed, so they keep only their kind and date.
+        db.session.execute(delete(MailSuppression).where(MailSuppression.address_key == key))
+        db.session.execute(
+            update(DeliveryEvent).where(DeliveryEvent.address_key == key).values(address_key=None, diagnostic=None)
+            .execution_options(synchronize_session=False)
+        )
     mail = (OutgoingEmail.cause_kind == "subscriber") & (OutgoingEmail.cause_id == subscriber.id)
     db.session.execute(
         update(OutgoingEmail)

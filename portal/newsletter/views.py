@@ -151,13 +151,22 @@ def unsubscribe_all(token: str):
     return redirect(url_for(".preferences", token=token), code=303)
 
 
+RESUBSCRIBE_MESSAGES = {
+    "resubscribed": ("Welcome back: you are subscribed again, with the preferences below.", "success"),
+    "unchanged": ("You are subscribed already.", "info"),
+    "confirmation_sent": ("We have emailed you a confirmation link: press the button in it, and the "
+                          "newsletter starts again.", "success"),
+    "capped": ("We have sent you several confirmation links today already: please use the latest one.", "info"),
+}
+
+
 @bp.post("/preferences/<token>/resubscribe")
 def resubscribe(token: str):
     subscriber = service.subscriber_from_token(PREFERENCES, token)
     if ButtonForm().validate_on_submit():
-        service.resubscribe(subscriber)
+        outcome = service.resubscribe(subscriber)
         db.session.commit()
-        flash("Welcome back: you are subscribed again, with the preferences below.", "success")
+        flash(*RESUBSCRIBE_MESSAGES[outcome])
     return redirect(url_for(".preferences", token=token), code=303)
 
 
