@@ -110,6 +110,9 @@ def confirm(token: str):
         if service.confirm_subscription(subscriber):
             db.session.commit()
             flash("Thank you: your subscription is confirmed. We have emailed you a welcome note.", "success")
+        elif subscriber.is_bounced:
+            flash("Mail to this address has bounced since that link was sent: ask for a new confirmation link below.",
+                  "info")
         else:
             flash("Your subscription was already confirmed.", "info")
         return redirect(url_for(".preferences", token=make_subscriber_token(PREFERENCES, subscriber)), code=303)
