@@ -67,6 +67,17 @@ proxy-tools:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl >/dev/null; }
 test test-embedded test-services: proxy-tools
 
+# Postfix and Dovecot for the bounce intake tests, each run by the tests as a private instance from a
+# temporary folder. Postfix is preseeded "No configuration": no /etc/postfix/main.cf, nothing started.
+.PHONY: bounce-tools
+bounce-tools:
+	@[ -x /usr/sbin/postfix ] && [ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/imap ] || { \
+	  echo "Installing Postfix and Dovecot for the bounce intake tests"; \
+	  [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix dovecot-imapd >/dev/null; }
+test test-embedded test-services: bounce-tools
+
 # Reuse PostgreSQL and Redis when they answer; otherwise install (Debian packages) and start them.
 services: $(STAMP)
 	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT) 2>/dev/null; then \

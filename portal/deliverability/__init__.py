@@ -12,3 +12,8 @@ def init_app(app: Flask) -> None:
     # person caused themselves, is still attempted.
     register_lane_check(Lane.BULK.value, service.withhold_suppressed)
     register_refusal_listener(service.record_refusal)
+
+    from portal.deliverability.intake import init_intake
+
+    # The bounce mailbox: `flask bounces poll`, and beat's poll when a mailbox is configured.
+    init_intake(app)

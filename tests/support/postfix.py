@@ -15,17 +15,16 @@ Settings may name the instance's folders as {root} and {etc}, e.g.
 import os
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
+from tests.support.instance import PrivateInstance
 from tests.support.smtp import free_port
+from tests.support.wait import greets, wait_until
 
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
-POSTQUEUE = "/usr/sbin/postqueue"
 MASTER_CF_PROTO = Path("/etc/postfix/master.cf.proto")
 
 #: main.cf common to every instance: loopback only, relaying for loopback, no TLS and no DNS.
@@ -62,7 +61,7 @@ def ensure_installed(say=print) -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-class PostfixInstance:
+class PostfixInstance(PrivateInstance):
     """`with PostfixInstance(settings) as postfix:` Postfix on 127.0.0.1:postfix.port, stopped and removed after."""
 
     def __init__(self, settings: dict, files: dict[str, str] | None = None, port: int | None = None,
@@ -71,7 +70,7 @@ class PostfixInstance:
         self.files = files or {}
         self.port = port or free_port()
         self.name = name
-        self.root: Path | None = None
+        self.prefix = f"{name}-postfix"
 
     @property
     def config_dir(self) -> Path:
@@ -84,32 +83,18 @@ class PostfixInstance:
     def __enter__(self):
         if not Path(POSTFIX).exists():
             raise RuntimeError("Postfix is not installed: `make bounce-tools` installs it")
-        # Its own folder, not under pytest's private tmp: Postfix's unprivileged processes must reach it.
-        self.root = Path(tempfile.mkdtemp(prefix=f"{self.name}-postfix-"))
-        os.chmod(self.root, 0o755)
-        try:
-            self._configure()
-            self._postfix("start")
-            self._wait_listening()
-        except BaseException:
-            self._cleanup()
-            raise
-        return self
+        return super().__enter__()
 
-    def __exit__(self, *exc_info) -> None:
-        self._cleanup()
+    def _start(self) -> None:
+        self._postfix("start")
 
-    def _cleanup(self) -> None:
-        if self.root is None:
-            return
+    def _stop(self) -> None:
         if (self.root / "queue" / "pid" / "master.pid").exists():
             self._postfix("stop", check=False)
             # master exits once its children have; wait for the lock to go.
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and self.master_pid() is not None:
                 time.sleep(0.1)
-        shutil.rmtree(self.root, ignore_errors=True)
-        self.root = None
 
     def master_pid(self) -> int | None:
         """The running master's pid, or None."""
@@ -159,17 +144,10 @@ class PostfixInstance:
                                f"{self.log_text()[-3000:]}")
 
     def _wait_listening(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                    if sock.recv(512).startswith(b"220"):
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Postfix did not greet on 127.0.0.1:{self.port}:\n{self.log_text()[-3000:]}")
-            time.sleep(0.1)
+        try:
+            wait_until(lambda: greets(self.port, b"220"), timeout, 0.1, f"Postfix's greeting on port {self.port}")
+        except AssertionError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log_text()[-3000:]}") from None
 
     def log_text(self) -> str:
         try:
@@ -184,7 +162,3 @@ class PostfixInstance:
             if folder.exists() and any(path.is_file() for path in folder.rglob("*")):
                 return False
         return True
-
-    def flush(self) -> None:
-        """Try every deferred message now (`postqueue -f`)."""
-        subprocess.run([POSTQUEUE, "-c", str(self.config_dir), "-f"], check=True, capture_output=True)

@@ -1,3 +1,4 @@
+import socket
 import time
 
 
@@ -11,3 +12,12 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not reached within {timeout}s (last value: {value!r})")
         time.sleep(interval)
+
+
+def greets(port: int, banner: bytes) -> bool:
+    """True when a server on 127.0.0.1:`port` answers a new connection with `banner` (SMTP b"220", IMAP b"* OK")."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            return sock.recv(512).startswith(banner)
+    except OSError:
+        return False
