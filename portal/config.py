@@ -41,6 +41,14 @@ def _whole_number(name: str, value: str | None, default: int) -> int:
     return int(value)
 
 
+def _days(name: str, value: str | None, default: int) -> int:
+    """A retention period in whole days, at least one."""
+    days = _whole_number(name, value, default)
+    if days < 1:
+        raise ConfigError(f"{name} must be at least 1 (days), not {value!r}.")
+    return days
+
+
 def _rate_limit(name: str, value: str | None, default: str) -> str:
     """A Flask-Limiter limit string like "10 per minute;60 per hour", checked at start-up."""
     from limits import parse_many
@@ -320,6 +328,35 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "DIGEST_STALL_SECONDS": float(env.get("DIGEST_STALL_SECONDS") or 120),
         # The society's postal address, shown in the footer of every bulk email (CAN-SPAM); one line.
         "ORGANIZATION_POSTAL_ADDRESS": " ".join((env.get("ORGANIZATION_POSTAL_ADDRESS") or "").split()),
+        # The data controller the privacy notices name, and where people write about their data
+        # (unset: the address in MAIL_DEFAULT_SENDER).
+        "ORGANIZATION_NAME": " ".join((env.get("ORGANIZATION_NAME") or "Gene & Cell Therapy Society").split()),
+        "PRIVACY_CONTACT_EMAIL": (env.get("PRIVACY_CONTACT_EMAIL") or "").strip(),
+        # How long each kind of personal data is kept (portal.retention); the daily purge applies them.
+        "RETENTION_REGISTRATION_DAYS": _days(
+            "RETENTION_REGISTRATION_DAYS", env.get("RETENTION_REGISTRATION_DAYS"), 365
+        ),
+        "RETENTION_MAIL_BODY_DAYS": _days("RETENTION_MAIL_BODY_DAYS", env.get("RETENTION_MAIL_BODY_DAYS"), 90),
+        "RETENTION_MAIL_RECORD_DAYS": _days("RETENTION_MAIL_RECORD_DAYS", env.get("RETENTION_MAIL_RECORD_DAYS"), 365),
+        "RETENTION_BOUNCE_DAYS": _days("RETENTION_BOUNCE_DAYS", env.get("RETENTION_BOUNCE_DAYS"), 365),
+        "RETENTION_SUPPRESSION_DAYS": _days("RETENTION_SUPPRESSION_DAYS", env.get("RETENTION_SUPPRESSION_DAYS"), 730),
+        "RETENTION_DEFERRED_REQUEST_DAYS": _days(
+            "RETENTION_DEFERRED_REQUEST_DAYS", env.get("RETENTION_DEFERRED_REQUEST_DAYS"), 7
+        ),
+        "RETENTION_UNCONFIRMED_SIGNUP_DAYS": _days(
+            "RETENTION_UNCONFIRMED_SIGNUP_DAYS", env.get("RETENTION_UNCONFIRMED_SIGNUP_DAYS"), 30
+        ),
+        "RETENTION_SUBSCRIPTION_HISTORY_DAYS": _days(
+            "RETENTION_SUBSCRIPTION_HISTORY_DAYS", env.get("RETENTION_SUBSCRIPTION_HISTORY_DAYS"), 1095
+        ),
+        "RETENTION_CONSENT_LOG_DAYS": _days("RETENTION_CONSENT_LOG_DAYS", env.get("RETENTION_CONSENT_LOG_DAYS"), 730),
+        "RETENTION_PAGE_VIEW_DAYS": _days("RETENTION_PAGE_VIEW_DAYS", env.get("RETENTION_PAGE_VIEW_DAYS"), 395),
+        "RETENTION_ADMIN_SESSION_DAYS": _days(
+            "RETENTION_ADMIN_SESSION_DAYS", env.get("RETENTION_ADMIN_SESSION_DAYS"), 30
+        ),
+        "RETENTION_AUDIT_DAYS": _days("RETENTION_AUDIT_DAYS", env.get("RETENTION_AUDIT_DAYS"), 730),
+        # Rows the purge changes per transaction, so that no lock is held for long.
+        "RETENTION_PURGE_BATCH": _whole_number("RETENTION_PURGE_BATCH", env.get("RETENTION_PURGE_BATCH"), 500) or 1,
         # Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for attendance certificates.
         "CERTIFICATE_FONT_DIR": (env.get("CERTIFICATE_FONT_DIR") or "/usr/share/fonts/truetype/dejavu").strip(),
         # Cookie consent (portal/consent): raising the version asks every visitor again.
