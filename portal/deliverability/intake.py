@@ -222,7 +222,7 @@ def source_configured(config) -> bool:
 def poll_bounce_mailbox() -> PollResult:
     """Process every message in the bounce mailbox (as of the start of the poll), one at a time."""
     result = PollResult()
-    with _one_poll_at_a_time() as holding:
+    with poll_lock() as holding:
         if not holding:
             result.busy = True
             return result
@@ -281,7 +281,7 @@ def _take(source, key, counts: Counter) -> None:
 
 
 @contextmanager
-def _one_poll_at_a_time():
+def poll_lock():
     """Yields whether this poll holds the lock: a Redis lock with REDIS_URL, else a file lock in the instance folder.
 
     Two polls at once would both read the same messages; beat plus a manual
