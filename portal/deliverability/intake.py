@@ -149,6 +149,8 @@ class IMAPSource:
                     self.client.starttls(context)
                 self.client.login(unquote(parts.username), unquote(parts.password))
                 self.client.select_folder(self.folder)
+                # Left by a poll that died between flagging a processed message and expunging it.
+                self.client.expunge()
         except BaseException:
             self.client.shutdown()
             raise
@@ -162,7 +164,7 @@ class IMAPSource:
 
     def keys(self) -> list[int]:
         with self._errors():
-            return sorted(self.client.search(["NOT", "DELETED"]))
+            return sorted(self.client.search("ALL"))
 
     def read(self, uid: int) -> bytes | None:
         with self._errors():

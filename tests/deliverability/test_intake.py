@@ -4,6 +4,7 @@ import mailbox
 from urllib.parse import quote
 
 import pytest
+from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -179,3 +180,18 @@ def test_plain_imap_is_spoken_to_a_server_on_this_host(dovecot, portal_env, make
     assert (result.counts["ignored"], result.counts["unmatched"], result.error) == (1, 1, None)
     assert dovecot.relay.inbox() == []
     assert len(dovecot.relay.unmatched()) == 1
+
+
+def test_a_message_flagged_deleted_by_a_poll_that_died_before_expunging_is_removed_unread(dovecot, portal_env, make_app):
+    dovecot.relay.drop(unmatched_report())
+    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False, timeout=10) as client:
+        client.login("bounces", SECRET)
+        client.select_folder("INBOX")
+        client.delete_messages(client.search("ALL"))
+    portal_env["BOUNCE_IMAP_URL"] = f"imap://bounces:{quote(SECRET)}@127.0.0.1:{dovecot.port}/INBOX"
+    app = make_app()
+    with app.app_context():
+        result = intake.poll_bounce_mailbox()
+    assert sum(result.counts.values()) == 0 and result.error is None
+    assert dovecot.relay.inbox() == [] and dovecot.relay.unmatched() == []
+    assert event_count(app) == 0
