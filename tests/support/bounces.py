@@ -60,11 +60,14 @@ TRANSPORT = f"{HARD_DOMAIN} error:5.1.1 user unknown\n{SOFT_DOMAIN} retry:4.2.2 
 class BounceRelay(PostfixInstance):
     """`with BounceRelay() as relay:` the relay on relay.port; DSNs land in relay.maildir."""
 
-    def __init__(self):
+    def __init__(self, refuse_at_rcpt: bool = False):
+        """refuse_at_rcpt: smtpd refuses a recipient of gone.test at RCPT time (550 5.1.1), as Postfix does by default."""
         nobody = pwd.getpwnam("nobody")
         self.uid, self.gid = nobody.pw_uid, nobody.pw_gid
         settings = {name: value.replace("{uid}", str(self.uid)).replace("{gid}", str(self.gid))
                     for name, value in SETTINGS.items()}
+        if refuse_at_rcpt:
+            settings["smtpd_reject_unlisted_recipient"] = "yes"
         super().__init__(settings, files={"transport": TRANSPORT}, name="bounces")
 
     @property
