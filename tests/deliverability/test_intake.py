@@ -15,6 +15,8 @@ from portal.deliverability.tasks import poll_bounce_mailbox
 from portal.extensions import db
 from tests.support.bounces import BOUNCE_ADDRESS, BounceRelay, auto_reply, feedback_report
 from tests.support.dovecot import DovecotServer
+from tests.support.mail import GENEROUS, wait_for_task_successes
+from tests.support.wait import wait_until
 
 SECRET = "hunter2-s3cret"
 NOT_OURS = b"Message-ID: <not-ours@elsewhere.test>\r\nTo: someone@elsewhere.test\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -195,3 +197,16 @@ def test_a_message_flagged_deleted_by_a_poll_that_died_before_expunging_is_remov
     assert sum(result.counts.values()) == 0 and result.error is None
     assert dovecot.relay.inbox() == [] and dovecot.relay.unmatched() == []
     assert event_count(app) == 0
+
+
+@pytest.fixture
+def polled_maildir(maildir, tmp_path, portal_env):
+    """The Maildir, configured for the worker and beat started after it, polled every second."""
+    portal_env.update(BOUNCE_MAILDIR=str(tmp_path / "Maildir"), BOUNCE_POLL_SECONDS="1")
+    return maildir
+
+
+def test_beat_has_a_worker_empty_the_mailbox(polled_maildir, celery_worker, celery_beat):
+    polled_maildir.add(auto_reply(BOUNCE_ADDRESS))
+    wait_until(lambda: not polled_maildir.keys(), timeout=GENEROUS, message="the beat-driven poll emptying the mailbox")
+    wait_for_task_successes(celery_worker, "portal.deliverability.poll_bounce_mailbox", 1)
