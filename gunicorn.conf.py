@@ -5,7 +5,8 @@
   reason, instead of workers failing to boot over and over.
 - The access log never holds a signed token: manage, confirmation, preference
   and unsubscribe links are personal keys, and logs travel further than the
-  database does.
+  database does. Nor the query string of an admin page: it carries what an
+  admin searched for (names, email addresses).
 """
 import re
 
@@ -15,6 +16,8 @@ preload_app = True
 
 # An itsdangerous token: payload.timestamp.signature, base64url.
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{16,}")
+# An admin path's query string, in the request line or in a Referer URL.
+_ADMIN_QUERY = re.compile(r"(/admin(?:/[^?#\s]*)?)\?[^#\s]*")
 
 
 class TokenRedactingLogger(Logger):
@@ -22,7 +25,9 @@ class TokenRedactingLogger(Logger):
         atoms = super().atoms(resp, req, environ, request_time)
         for key in ("r", "U", "q", "f"):  # request line, path, query string, referer
             if isinstance(atoms.get(key), str):
-                atoms[key] = _TOKEN.sub("[token]", atoms[key])
+                atoms[key] = _ADMIN_QUERY.sub(r"\1?[query]", _TOKEN.sub("[token]", atoms[key]))
+        if atoms.get("q") and str(atoms.get("U", "")).startswith("/admin"):
+            atoms["q"] = "[query]"
         return atoms
 
 

@@ -14,6 +14,7 @@ from portal.admin.auth import admin_only
 from portal.admin.forms import FREQUENCY_CHOICES, DigestPreviewForm, DigestRunForm, ResourceForm
 from portal.admin.views import _events, bp
 from portal.celery_app import enqueue_after_commit
+from portal.deliverability import service as deliverability
 from portal.digests import service as digest_service
 from portal.digests.errors import UnknownSubscriber
 from portal.digests.models import DigestEdition
@@ -191,7 +192,7 @@ def digests():
 
 
 def _digests_page(dry_run=None, preview_form: DigestPreviewForm | None = None, preview=None,
-                  previewed: bool = False, status: int = 200):
+                  previewed: bool = False, subscriber: Subscriber | None = None, status: int = 200):
     """The page: buttons per frequency, the preview form and the editions (their counts refreshed first)."""
     for edition_id in digest_service.editions_in_progress():
         digest_service.refresh_edition(edition_id)
@@ -207,7 +208,11 @@ def _digests_page(dry_run=None, preview_form: DigestPreviewForm | None = None, p
     return render_template(
         "admin/digests.html", editions=editions, limit=EDITION_PAGE_ROWS, frequencies=FREQUENCY_CHOICES,
         dry_run=dry_run, dry_run_edition=existing, preview_form=preview_form or DigestPreviewForm(formdata=None),
-        preview=preview, previewed=previewed, events=_events(), event=None,
+        preview=preview, previewed=previewed, subscriber=subscriber,
+        # Why a subscriber gets no digest (bounced, suppressed) is what an admin looks them up for.
+        mail_state=deliverability.address_state(subscriber.email) if subscriber is not None and not subscriber.erased_at
+        else None,
+        events=_events(), event=None,
     ), status
 
 
@@ -264,5 +269,5 @@ def preview_digest():
         preview = digest_service.preview_digest(subscriber.id)
     except UnknownSubscriber:
         form.email.errors = ["No confirmed subscriber has this address."]
-        return _digests_page(preview_form=form, status=400)
-    return _digests_page(preview_form=form, preview=preview, previewed=True)
+        return _digests_page(preview_form=form, subscriber=subscriber, status=400)
+    return _digests_page(preview_form=form, preview=preview, previewed=True, subscriber=subscriber)

@@ -41,6 +41,7 @@ from portal.admin.forms import (
 )
 from portal.admin.models import AdminUser, ExportPreset
 from portal.database import LockTimeout
+from portal.deliverability import service as deliverability
 from portal.extensions import db, limiter
 from portal.forms import ButtonForm
 from portal.links import safe_redirect_path
@@ -84,6 +85,12 @@ def _private(response):
         # The scanner uses the device camera on this one page.
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=(), interest-cohort=()"
     return response
+
+
+def guard_admin_pages(blueprint: Blueprint) -> None:
+    """Another domain's admin pages (e.g. portal.deliverability) get this blueprint's login check and headers."""
+    blueprint.before_request(_require_login)
+    blueprint.after_request(_private)
 
 
 @bp.app_context_processor
@@ -311,6 +318,7 @@ def attendee_detail(registration_id: int):
         event=registration.event,
         position=registrations.waitlist_position(registration),
         check_ins=checkin.check_ins_of(registration.id),
+        mail_state=deliverability.address_state(registration.email),
         button=ButtonForm(formdata=None),
     )
 

@@ -17,3 +17,8 @@ def init_app(app: Flask) -> None:
 
     # The bounce mailbox: `flask bounces poll`, and beat's poll when a mailbox is configured.
     init_intake(app)
+
+    from portal.deliverability.views import bp
+
+    # The admin page: rates against the providers' lines, and the suppression list.
+    app.register_blueprint(bp)

@@ -195,3 +195,32 @@ def test_the_dashboard_counts_check_ins_per_day_and_category(app, staff_client, 
     html = staff_client.get(f"/admin/?event={slug}").get_data(as_text=True)
     member_row = html[html.index("Society member</th>"):].split("</tr>")[0]
     assert member_row.endswith("<td>1</td>")
+
+
+def test_an_attendee_page_shows_whether_their_address_is_suppressed(app, admin_client, staff_client, make_event,
+                                                                   make_registration):
+    from portal.deliverability.models import DeliveryEvent, MailSuppression
+
+    slug = make_event()
+    ada = make_registration(slug, email="Ada@Example.org")
+    grace = make_registration(slug, email="grace@example.org")
+    assert "Mail delivery No bounce or complaint recorded" in page_text(admin_client.get(f"/admin/attendees/{grace.id}"))
+    with app.app_context():
+        event = DeliveryEvent(kind="hard_bounce", address_key="ada@example.org", status_code="5.1.1",
+                              diagnostic="550 5.1.1 User unknown", source="dsn")
+        db.session.add(event)
+        db.session.flush()
+        entry = MailSuppression(address_key="ada@example.org", reason="hard_bounce", event_id=event.id)
+        db.session.add(entry)
+        db.session.commit()
+        entry_id = entry.id
+    page = admin_client.get(f"/admin/attendees/{ada.id}")
+    text = page_text(page)
+    assert "Bulk mail Suppressed since" in text and "(hard bounce): digests and other mailings are withheld." in text
+    assert "Last bounce Hard," in text and "5.1.1 : 550 5.1.1 User unknown" in text
+    assert "Last complaint None recorded" in text
+    assert f'href="/admin/deliverability/suppressions/{entry_id}/clear"' in page.get_data(as_text=True)
+    # Staff see the state, not the admin's way to change it.
+    staff_page = staff_client.get(f"/admin/attendees/{ada.id}")
+    assert "Bulk mail Suppressed since" in page_text(staff_page)
+    assert "/admin/deliverability/" not in staff_page.get_data(as_text=True)

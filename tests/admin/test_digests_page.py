@@ -152,3 +152,26 @@ def test_every_preview_look_up_of_a_subscriber_is_audited_found_or_not(seeded, a
         (ADMIN_EMAIL, f"subscriber {reader}", {"found": True}),
         (ADMIN_EMAIL, "", {"found": False}),
     ]
+
+
+def test_a_looked_up_subscriber_shows_whether_their_address_bounced(seeded, admin_client):
+    from portal.deliverability.models import DeliveryEvent, MailSuppression
+
+    reader, bounced = add_subscribers(seeded, 2)
+    with seeded.app_context():
+        db.session.execute(update(Subscriber).where(Subscriber.id == bounced).values(status="bounced"))
+        event = DeliveryEvent(kind="complaint", address_key="person1@example.org", source="arf")
+        db.session.add(event)
+        db.session.flush()
+        db.session.add(MailSuppression(address_key="person1@example.org", reason="complaint", event_id=event.id))
+        db.session.commit()
+    found = _text(_post(admin_client, "/admin/digests/preview", email="person0@example.org"))
+    assert "Subscriber confirmed Mail delivery No bounce or complaint recorded" in found
+    response = _post(admin_client, "/admin/digests/preview", email="Person1@example.org")
+    assert response.status_code == 400
+    text = _text(response)
+    assert "Subscriber bounced Bulk mail Suppressed since" in text
+    assert "(spam complaint): digests and other mailings are withheld." in text
+    assert "Last bounce None recorded Last complaint" in text
+    nobody = _text(_post(admin_client, "/admin/digests/preview", email="nobody@example.org"))
+    assert "Mail delivery" not in nobody and "Subscriber " not in nobody

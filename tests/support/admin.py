@@ -25,6 +25,14 @@ def log_in(client, email: str = ADMIN_EMAIL, password: str = PASSWORD, next_path
     return client.post(url, data={"email": email, "password": password, "csrf_token": token}, environ_base=environ)
 
 
+def logged_in_client(app, email: str = ADMIN_EMAIL, role: str = "admin"):
+    """A test client of a new account with this role, logged in."""
+    add_account(app, email, role=role)
+    client = app.test_client()
+    assert log_in(client, email).status_code == 303
+    return client
+
+
 def csrf_of(client, path: str) -> str:
     page = client.get(path)
     assert page.status_code == 200, (path, page.status_code)

@@ -1,0 +1,23 @@
+"""The admin page's forms: the suppression list's search (GET); clearing an entry is a ButtonForm."""
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Optional
+
+from portal.forms import single_line, strip, too_long
+from portal.mail.validation import address_key
+
+
+class SuppressionSearchForm(FlaskForm):
+    """A GET form (results can be paged and bookmarked), so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Address", filters=[strip], validators=[Optional(), too_long(320), single_line],
+                    description="A whole address or any part of one, e.g. example.org")
+
+    def search_key(self) -> str | None:
+        """What to look for, in the form suppression entries are kept in; None: the whole list."""
+        if self.errors or not self.q.data:
+            return None
+        return address_key(self.q.data)
