@@ -4,6 +4,9 @@ The DSN goes to the message's VERP return path, which Postfix delivers into a
 Maildir; the portal reads that Maildir (BOUNCE_MAILDIR) or, in the same tests'
 second run, the same Maildir served by Dovecot over IMAP with TLS (BOUNCE_IMAP_URL).
 """
+import os
+import subprocess
+import sys
 from urllib.parse import quote
 
 import pytest
@@ -31,8 +34,10 @@ from tests.support.bounces import (
 )
 from tests.support.digests import compose_whole_edition
 from tests.support.dovecot import DovecotServer
-from tests.support.mail import queue_test_email
+from tests.support.mail import GENEROUS, queue_test_email
 from tests.support.newsletter import history, subscriber_state
+from tests.support.wait import wait_until
+from tests.support.worker import ROOT
 
 DEAD = f"dead@{HARD_DOMAIN}"
 FULL = f"full@{SOFT_DOMAIN}"
@@ -198,3 +203,25 @@ def test_an_auto_reply_is_deleted_and_records_nothing(relayed_app, relay):
     assert events(relayed_app) == []
     assert suppression(relayed_app, READER) is None
     assert subscriber_state(relayed_app, READER)["status"] == "confirmed"
+
+
+def test_a_poll_killed_midway_loses_no_report_and_records_none_twice(relay, portal_env, make_app):
+    portal_env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(relay.port), MAIL_BOUNCE_ADDRESS=BOUNCE_ADDRESS,
+                      BOUNCE_MAILDIR=str(relay.maildir))
+    app = make_app()
+    ids = [send(app, DEAD) for _ in range(30)]
+    relay.wait_for_inbox(len(ids))
+    poller = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "bounces", "poll"],
+                              env={**os.environ, **portal_env}, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(events(app)) >= 5, timeout=GENEROUS, interval=0.01, message="the poll's first commits")
+    finally:
+        poller.kill()
+        poller.wait()
+    assert 0 < len(relay.inbox()) < len(ids), "the poll was killed after it had finished"
+
+    poll(app)
+
+    assert relay.inbox() == []
+    assert sorted(email_id for _kind, email_id, _source in events(app)) == ids
