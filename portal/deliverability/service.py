@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from portal.admin.audit import record_action
 from portal.database import one_of, utcnow
 from portal.deliverability.models import (
-    DIAGNOSTIC_MAX,
     DeliveryEvent,
     DeliveryEventKind,
     EventSource,
@@ -98,12 +97,15 @@ def _unmatched(report: Report) -> None:
 
 def _record(row: OutgoingEmail, kind: DeliveryEventKind, source: str, status: str | None,
             diagnostic: str | None) -> DeliveryEvent:
-    """The event against the row's own recipient (one per message), then the policy."""
+    """The event against the row's own recipient (one per message), then the policy.
+
+    `diagnostic` comes through reports.clean_diagnostic, so it is one line of bounded length.
+    """
     # An erased subscriber's mail keeps no address: the event keeps only its kind and date.
     key = None if row.to_address == newsletter.ERASED_ADDRESS else _key(row.to_address)
     event = DeliveryEvent(
         kind=kind.value, email_id=row.id, address_key=key, lane=row.lane, status_code=status[:16] if status else None,
-        diagnostic=diagnostic[:DIAGNOSTIC_MAX] if diagnostic else None, source=source,
+        diagnostic=diagnostic, source=source,
     )
     db.session.add(event)
     db.session.flush()
