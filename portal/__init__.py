@@ -84,7 +84,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from portal import (
         admin, cli, consent, deferred, deliverability, digests, errors, health, mail as mail_domain, newsletter,
-        registration, resources,
+        registration, resources, retention,
     )
     from portal.pages.views import bp as pages_bp
 
@@ -99,6 +99,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    retention.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages_bp)
 

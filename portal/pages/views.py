@@ -1,4 +1,4 @@
-"""Public pages: home, strategic priorities, resources."""
+"""Public pages: home, strategic priorities, resources, the site privacy notice."""
 from urllib.parse import urlencode
 
 from flask import Blueprint, make_response, render_template, request, url_for
@@ -18,6 +18,11 @@ def home():
 @bp.get("/priorities")
 def priorities():
     return render_template("pages/priorities.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("pages/privacy.html")
 
 
 @bp.get("/resources")

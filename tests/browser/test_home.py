@@ -79,7 +79,7 @@ def test_resources_filter_works_without_scripts(seeded_portal, live_server, page
 
 def test_pages_fit_a_phone_screen_without_sideways_scrolling(seeded_portal, live_server, page):
     page.set_viewport_size({"width": 360, "height": 740})
-    for path in ("/", "/priorities", "/resources"):
+    for path in ("/", "/priorities", "/resources", "/privacy"):
         page.goto(live_server.url + path)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px too wide"

@@ -5,7 +5,7 @@ import pytest
 
 from tests.pages.structure import parse, squash
 
-PUBLIC_PAGES = ["/", "/priorities", "/resources"]
+PUBLIC_PAGES = ["/", "/priorities", "/resources", "/privacy"]
 
 
 @pytest.fixture(params=PUBLIC_PAGES)
@@ -61,6 +61,12 @@ def test_every_page_offers_summit_registration(rendered):
     document = parse(rendered.get_data(as_text=True))
     ctas = [a for a in document.find_all("a", href="/summit") if squash(a.text) == "Register for the Policy Summit"]
     assert ctas
+
+
+def test_every_page_links_the_privacy_notice_from_its_footer(rendered):
+    document = parse(rendered.get_data(as_text=True))
+    footer_links = [a for a in document.find_all("a", href="/privacy") if squash(a.text) == "Privacy notice"]
+    assert len(footer_links) == 1
 
 
 def test_every_page_marks_its_own_menu_entry_as_current(rendered):
