@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from tests.support.admin import STAFF_EMAIL, add_account, csrf_of, log_in, logged_in_client
 from tests.support.digests import add_subscribers
+from tests.support.vnu import vnu_errors
 from tests.support.wait import wait_until
 from tests.support.web import page_text
 
@@ -335,3 +336,25 @@ def test_a_searched_address_stays_out_of_the_proxys_access_log(https_portal, app
     assert '"GET /admin/deliverability/suppressions?[query] HTTP/1.1" 302' in log
     assert "/admin/deliverability/suppressions?[query]" in log.split('" 302 ')[1]  # the Referer
     assert "ada" not in log and "grace" not in log
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def test_the_pages_and_the_address_states_are_valid_html(app, admin, make_event, make_registration, tmp_path):
+    today = utcnow().date()
+    with app.app_context():
+        _sent_mail(300, today)
+        _events("complaint", 1, today)
+        entry = _suppress("ada@example.org")
+        db.session.commit()
+    attendee = make_registration(make_event(), email="ada@example.org")
+    documents = {
+        "overview": admin.get(PAGES[0]),
+        "list": admin.get(PAGES[1], query_string={"q": "ada@example.org"}),
+        "refused-search": admin.get(PAGES[1], query_string={"q": "ada\x01"}),
+        "clear": admin.get(f"/admin/deliverability/suppressions/{entry}/clear"),
+        "attendee": admin.get(f"/admin/attendees/{attendee.id}"),
+    }
+    errors = vnu_errors({name: page.get_data(as_text=True) for name, page in documents.items()}, tmp_path)
+    assert not any(errors.values()), {name: found for name, found in errors.items() if found}
