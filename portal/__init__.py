@@ -83,8 +83,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.init_app(app)
 
     from portal import (
-        admin, cli, consent, deferred, deliverability, digests, errors, health, mail as mail_domain, newsletter,
-        registration, resources, retention,
+        admin, cli, consent, deferred, deliverability, digests, errors, health, liveness, mail as mail_domain,
+        newsletter, registration, resources, retention,
     )
     from portal.pages.views import bp as pages_bp
 
@@ -99,6 +99,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    liveness.init_app(app)
     retention.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages_bp)
@@ -199,6 +200,7 @@ def _register_domain_models() -> None:
     import portal.deliverability.models  # noqa: F401
     import portal.deferred.models  # noqa: F401
     import portal.digests.models  # noqa: F401
+    import portal.liveness.models  # noqa: F401
     import portal.mail.models  # noqa: F401
     import portal.newsletter.models  # noqa: F401
     import portal.registration.models  # noqa: F401

@@ -49,6 +49,30 @@ def _days(name: str, value: str | None, default: int) -> int:
     return days
 
 
+def _seconds(name: str, value: str | None, default: float) -> float:
+    """A positive number of seconds (fractions allowed)."""
+    if value is None or value.strip() == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    return seconds
+
+
+def _heartbeat_settings(env) -> dict:
+    """HEARTBEAT_SECONDS < HEARTBEAT_LATE_SECONDS < HEARTBEAT_MISSING_SECONDS, or a live process would look late."""
+    every = _seconds("HEARTBEAT_SECONDS", env.get("HEARTBEAT_SECONDS"), 15)
+    late = _seconds("HEARTBEAT_LATE_SECONDS", env.get("HEARTBEAT_LATE_SECONDS"), 60)
+    missing = _seconds("HEARTBEAT_MISSING_SECONDS", env.get("HEARTBEAT_MISSING_SECONDS"), 300)
+    if not every < late < missing:
+        raise ConfigError(f"Heartbeats need HEARTBEAT_SECONDS ({every:g}) < HEARTBEAT_LATE_SECONDS ({late:g}) < "
+                          f"HEARTBEAT_MISSING_SECONDS ({missing:g}); a late one should be a few missed beats.")
+    return {"HEARTBEAT_SECONDS": every, "HEARTBEAT_LATE_SECONDS": late, "HEARTBEAT_MISSING_SECONDS": missing}
+
+
 def _rate_limit(name: str, value: str | None, default: str) -> str:
     """A Flask-Limiter limit string like "10 per minute;60 per hour", checked at start-up."""
     from limits import parse_many
@@ -251,6 +275,14 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS") or 30),
         "OUTBOX_RETRY_CAP_SECONDS": float(env.get("OUTBOX_RETRY_CAP_SECONDS") or 3600),
         "OUTBOX_LEASE_SECONDS": float(env.get("OUTBOX_LEASE_SECONDS") or 300),
+        # Liveness (portal.liveness): every worker and beat records a heartbeat this often; /healthz calls one
+        # older than HEARTBEAT_LATE_SECONDS late, and one older than HEARTBEAT_MISSING_SECONDS (or none) missing.
+        **_heartbeat_settings(env),
+        # The admin dashboard warns that mail is not leaving when a lane's oldest waiting message is older than
+        # this: transactional mail goes at once; a large mailing at MAIL_BULK_RATE legitimately takes hours.
+        "OUTBOX_LATE_MINUTES": _whole_number("OUTBOX_LATE_MINUTES", env.get("OUTBOX_LATE_MINUTES"), 15) or 1,
+        "OUTBOX_BULK_LATE_MINUTES": _whole_number("OUTBOX_BULK_LATE_MINUTES", env.get("OUTBOX_BULK_LATE_MINUTES"),
+                                                  240) or 1,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         # If Redis is unreachable, count in memory for a while rather than fail the request.
         "RATELIMIT_SWALLOW_ERRORS": True,

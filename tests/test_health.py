@@ -9,6 +9,11 @@ def test_healthz_is_200_with_json_when_database_and_broker_are_up(client):
         "status": "ok",
         "database": {"ok": True, "detail": "ok"},
         "broker": {"ok": True, "detail": "ok"},
+        # No worker or beat runs here: reported, but the web process still serves.
+        "background": "degraded",
+        "workers": {"transactional": {"state": "missing", "age_seconds": None},
+                    "bulk": {"state": "missing", "age_seconds": None}},
+        "beat": {"state": "missing", "age_seconds": None},
     }
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -45,6 +45,7 @@ from portal.deliverability import service as deliverability
 from portal.extensions import db, limiter
 from portal.forms import ButtonForm
 from portal.links import safe_redirect_path
+from portal.liveness.service import current_report, dashboard_warnings
 from portal.registration import checkin, event_setup, service as registrations
 from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
 from portal.registration.errors import EmailTaken, EventChangeRefused, RegistrationError
@@ -260,6 +261,7 @@ def dashboard():
         consent=dashboard_figures.consent_figures(),
         outbox=dashboard_figures.outbox_figures(),
         recent_days=dashboard_figures.RECENT_DAYS,
+        warnings=dashboard_warnings(current_report()),
     )
 
 

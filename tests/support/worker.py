@@ -55,11 +55,15 @@ class CeleryProcess:
         self.log.close()
 
 
-def start_worker(env: dict, log_dir: Path, concurrency: int = 2, app: str = PORTAL_CELERY_APP) -> CeleryProcess:
+def start_worker(env: dict, log_dir: Path, concurrency: int = 2, app: str = PORTAL_CELERY_APP,
+                 queues: str = "mail,portal,bulk", name: str | None = None) -> CeleryProcess:
+    """`queues` as compose gives each lane's worker with -Q; `name` its node name (-n, %h is the host)."""
+    name = name or f"test-{os.getpid()}-{time.monotonic_ns()}@%h"
+    log_name = "worker.log" if queues == "mail,portal,bulk" else f"worker-{queues.replace(',', '-')}.log"
     worker = CeleryProcess(
-        env, log_dir / "worker.log", "worker", "--loglevel=INFO", "-Q", "mail,portal,bulk",
+        env, log_dir / log_name, "worker", "--loglevel=INFO", "-Q", queues,
         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", app=app,
+        "-n", name, app=app,
     )
     _wait_or_stop(worker, "ready.")
     return worker
