@@ -3,7 +3,11 @@
 No login: an attendee manages their registration through the signed link in
 their emails (see tokens.py). Every page works without JavaScript.
 """
-from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+import json
+
+from flask import (
+    Blueprint, Response, abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for,
+)
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from portal.database import is_lock_contention, utcnow
@@ -14,7 +18,7 @@ from portal.extensions import db, limiter
 from portal.newsletter import intake as newsletter_intake
 from portal.newsletter.models import SignupSource
 from portal.newsletter.service import Preferences
-from portal.registration import display, holds, service, visitor_emails
+from portal.registration import data_rights, display, holds, service, visitor_emails
 from portal.registration.certificate import NoAttendance, attended_days, certificate_pdf, certificate_response
 from portal.security import mark_private
 from portal.registration.errors import (
@@ -210,6 +214,7 @@ def manage(token: str):
         position=service.waitlist_position(registration),
         changes_open=service.changes_open(event),
         attended_days=attended_days(registration) if registration.is_confirmed else [],
+        button=ButtonForm(),
     )
 
 
@@ -248,6 +253,31 @@ def cancel(token: str):
         token=token,
         changes_open=service.changes_open(registration.event),
     )
+
+
+@bp.post("/manage/<token>/export")
+def export_data(token: str):
+    """Everything held about the registration, as a JSON download."""
+    registration = service.registration_from_token(token)
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for(".manage", token=token), code=303)
+    body = json.dumps(data_rights.export_registration_data(registration), indent=2, ensure_ascii=False) + "\n"
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="registration-{registration.code}.json"'})
+
+
+@bp.route("/manage/<token>/erase", methods=["GET", "POST"])
+def erase(token: str):
+    """GET explains what erasure does; only the POST from that page erases."""
+    registration = service.registration_from_token(token)
+    event = registration.event
+    form = ButtonForm()
+    if form.validate_on_submit():
+        data_rights.erase_registration(registration.id)
+        db.session.commit()
+        return render_template("registration/erased.html", event=event)
+    return render_template("registration/erase.html", registration=registration, event=event, form=form,
+                           token=token, before_event=event.ends_at > utcnow())
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])

@@ -221,6 +221,8 @@ NOT_IDENTIFYING = {
     "outgoing_email": ("lane", "name", "from_address", "message_id", "status", "cause_kind"),
     "outgoing_email_attachment": ("content_type", "content_id"),
     "mail_send_window": ("limit_name",),
+    # Worker node names and their queues (portal.liveness).
+    "heartbeat": ("name", "queues"),
     "delivery_event": ("kind", "lane", "status_code", "source"),
     "mail_suppression": ("reason",),
     "deferred_request": ("kind",),

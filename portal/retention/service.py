@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import String, and_, cast, delete, exists, func, literal, or_, select, update
+from sqlalchemy import JSON, String, and_, case, cast, delete, exists, func, literal, or_, select, update
 
 from portal.admin.audit import record_action
 from portal.admin.models import AdminSession, AuditEvent
@@ -62,26 +62,54 @@ def _registration_due(cutoff: datetime) -> list:
     return [Registration.event_id.in_(ended), Registration.email != ""]
 
 
-def _anonymise_registrations(ids: list[int], due: list) -> int:
+def blanked(kind_key: str, model) -> dict:
+    """Values that empty every column of `model` the registry lists as identifying under the kind.
+
+    The purge and erasure both write these, so a column added to the registry is
+    emptied by both, and neither can forget one.
+    """
+    table = model.__table__
+    values = {}
+    for name in registry_kind(kind_key).columns:
+        table_name, _, column = name.partition(".")
+        if table_name == table.name:
+            values[column] = {} if isinstance(table.c[column].type, JSON) else ""
+    return values
+
+
+def anonymise_registrations(ids: list[int], reason: str, due: tuple = ()) -> int:
+    """Empty the registrations' identifying fields and the mail sent about them; returns how many changed.
+
+    Queued mail to them is withheld first (`reason` says why). Bounce reports for
+    that mail lose the address and the server's words, which may quote it.
+    """
     changed = db.session.execute(
         update(Registration)
         .where(one_of(Registration.id, ids), *due)
-        .values(
-            first_name="", last_name="", email="", organization="", job_title="", dietary="", accessibility="",
+        .values({
+            **blanked("registration", Registration),
             # Unique per row, so the one-active-registration-per-address index still holds; no "@", so it
             # can never equal a real address key.
-            email_key=literal("anonymised:") + cast(Registration.id, String),
-            token_version=Registration.token_version + 1,
-        )
+            "email_key": literal("anonymised:") + cast(Registration.id, String),
+            "token_version": Registration.token_version + 1,
+        })
         .execution_options(synchronize_session=False)
     ).rowcount
     mail = and_(OutgoingEmail.cause_kind == "registration", one_of(OutgoingEmail.cause_id, ids))
     db.session.execute(
         update(OutgoingEmail).where(mail, OutgoingEmail.status == EmailStatus.QUEUED.value)
-        .values(status=EmailStatus.WITHHELD.value, last_error="the registration was anonymised")
+        .values(status=EmailStatus.WITHHELD.value, last_error=reason)
         .execution_options(synchronize_session=False)
     )
-    _empty_mail(mail, to_address=ANONYMISED_ADDRESS, last_error=None)
+    db.session.execute(
+        update(DeliveryEvent).where(DeliveryEvent.email_id.in_(select(OutgoingEmail.id).where(mail)))
+        .values(address_key=None, diagnostic=None)
+        .execution_options(synchronize_session=False)
+    )
+    # A row being sent right now is emptied too: the worker only writes its status back. A server's
+    # reply may quote the address, so any recorded error becomes the reason.
+    _empty_mail(mail, to_address=ANONYMISED_ADDRESS,
+                last_error=case((OutgoingEmail.last_error.is_(None), None), else_=literal(reason)))
     return changed
 
 
@@ -93,7 +121,7 @@ def _empty_mail(where, **also) -> int:
     )
     return db.session.execute(
         update(OutgoingEmail).where(where)
-        .values(subject="", body_text="", body_html="", headers={}, **also)
+        .values({**blanked("mail_body", OutgoingEmail), **also})
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -127,7 +155,8 @@ def _older(column) -> Callable[[datetime], list]:
 
 
 RULES = (
-    Rule("registration", "anonymised", Registration.id, _registration_due, _anonymise_registrations),
+    Rule("registration", "anonymised", Registration.id, _registration_due,
+         lambda ids, due: anonymise_registrations(ids, "the registration's retention period ended", tuple(due))),
     Rule("mail_body", "emptied", OutgoingEmail.id, _mail_body_due,
          lambda ids, due: _empty_mail(and_(one_of(OutgoingEmail.id, ids), *due))),
     Rule("mail_record", "deleted", OutgoingEmail.id, _mail_record_due, _delete(OutgoingEmail)),

@@ -97,3 +97,11 @@ def test_without_a_privacy_contact_the_notices_give_the_sender_address(make_app,
     document = parse(app.test_client().get("/privacy").get_data(as_text=True))
     assert document.find_all("a", href="mailto:summit@society.example")
     assert "postal address" not in squash(_section(document, "privacy-controller"))
+
+
+def test_the_notices_pass_the_nu_html_checker(app, notice_urls, tmp_path):
+    from tests.support.vnu import vnu_errors
+
+    client = app.test_client()
+    documents = {notice: client.get(url).get_data(as_text=True) for notice, url in notice_urls.items()}
+    assert vnu_errors(documents, tmp_path) == {notice: [] for notice in documents}
