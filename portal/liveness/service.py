@@ -212,7 +212,9 @@ def _duration(seconds: int) -> str:
 
 
 def _last_heard(liveness: Liveness) -> str:
-    return "none has been recorded" if liveness.age_seconds is None else f"the last was {_duration(liveness.age_seconds)} ago"
+    if liveness.age_seconds is None:
+        return "no heartbeat recorded"
+    return f"last heartbeat {_duration(liveness.age_seconds)} ago"
 
 
 def dashboard_warnings(report: Report) -> list[str]:
@@ -224,9 +226,9 @@ def dashboard_warnings(report: Report) -> list[str]:
                         f"{_duration(minutes * 60)} (the limit is {limits[lane]} minutes).")
     for lane, liveness in report.lanes.items():
         if liveness.state != OK:
-            warnings.append(f"The {lane} lane has no live worker: its heartbeat is {liveness.state} "
-                            f"({_last_heard(liveness)}), so its mail and tasks wait.")
+            warnings.append(f"The {lane} lane has no live worker ({liveness.state}: {_last_heard(liveness)}), "
+                            "so its mail and tasks wait.")
     if report.beat.state != OK:
-        warnings.append(f"Beat's heartbeat is {report.beat.state} ({_last_heard(report.beat)}): the outbox sweep, "
-                        "digests and other scheduled jobs are not being started.")
+        warnings.append(f"Beat is {report.beat.state} ({_last_heard(report.beat)}): the outbox sweep, digests and "
+                        "other scheduled jobs are not being started.")
     return warnings
