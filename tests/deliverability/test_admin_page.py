@@ -127,6 +127,9 @@ def test_an_admin_without_the_required_second_factor_is_sent_to_set_it_up(make_a
 def test_the_admin_navigation_links_to_the_page(admin):
     page = admin.get("/admin/").get_data(as_text=True)
     assert '<a href="/admin/deliverability/">Deliverability</a>' in page
+    for path in PAGES:
+        assert '<a href="/admin/deliverability/" aria-current="page">Deliverability</a>' in admin.get(path).get_data(
+            as_text=True)
 
 
 # --- Rates ----------------------------------------------------------------------------------
