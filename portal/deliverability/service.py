@@ -96,11 +96,17 @@ def _unmatched(report: Report) -> None:
 
 
 def _record(row: OutgoingEmail, kind: DeliveryEventKind, source: str, status: str | None,
-            diagnostic: str | None) -> DeliveryEvent:
+            diagnostic: str | None) -> DeliveryEvent | None:
     """The event against the row's own recipient (one per message), then the policy.
 
     `diagnostic` comes through reports.clean_diagnostic, so it is one line of bounded length.
+    A report of a kind the message already has records nothing (None): the bounce
+    mailbox's poll reads a report again when it died between its commit and deleting
+    the message, and providers send the same report twice.
     """
+    if db.session.scalar(select(DeliveryEvent.id).where(DeliveryEvent.email_id == row.id,
+                                                        DeliveryEvent.kind == kind.value).limit(1)) is not None:
+        return None
     # An erased subscriber's mail keeps no address: the event keeps only its kind and date.
     key = None if row.to_address == newsletter.ERASED_ADDRESS else _key(row.to_address)
     event = DeliveryEvent(

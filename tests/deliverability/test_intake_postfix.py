@@ -205,6 +205,36 @@ def test_an_auto_reply_is_deleted_and_records_nothing(relayed_app, relay):
     assert subscriber_state(relayed_app, READER)["status"] == "confirmed"
 
 
+def bounce_of(app, relay, address: str) -> bytes:
+    """Mail `address`, and the report that comes back: a DSN from Postfix, or a feedback loop's complaint."""
+    email_id = send(app, address)
+    if address != DEAD:
+        with app.app_context():
+            original = message_bytes(db.session.get(OutgoingEmail, email_id))
+        relay.send("fbl@isp.example", BOUNCE_ADDRESS, feedback_report(original, address))
+    (report,) = relay.wait_for_inbox(1)
+    return report
+
+
+@pytest.mark.parametrize("address", [DEAD, READER])
+def test_a_report_read_again_after_a_crash_before_its_delete_changes_nothing(relayed_app, relay, address):
+    subscribe(relayed_app, address)
+    report = bounce_of(relayed_app, relay, address)
+    poll(relayed_app)
+    assert len(events(relayed_app)) == 1
+    before = (events(relayed_app), history(relayed_app, subscriber_state(relayed_app, address)["id"]),
+              suppression(relayed_app, address))
+
+    # The state a poller leaves when it dies after its commit and before the delete: the report is still there.
+    relay.drop(report)
+    poll(relayed_app)
+
+    assert relay.inbox() == []
+    after = (events(relayed_app), history(relayed_app, subscriber_state(relayed_app, address)["id"]),
+             suppression(relayed_app, address))
+    assert after == before
+
+
 def test_a_poll_killed_midway_loses_no_report_and_records_none_twice(relay, portal_env, make_app):
     portal_env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(relay.port), MAIL_BOUNCE_ADDRESS=BOUNCE_ADDRESS,
                       BOUNCE_MAILDIR=str(relay.maildir))
