@@ -173,12 +173,13 @@ def test_an_imap_server_whose_certificate_is_not_trusted_is_refused(dovecot, por
     assert len(dovecot.relay.inbox()) == 1
 
 
-def test_plain_imap_is_spoken_to_a_server_on_this_host(dovecot, portal_env, make_app):
+def test_plain_imap_is_spoken_to_a_server_on_this_host(dovecot, portal_env, make_app, caplog):
     dovecot.relay.drop(auto_reply(BOUNCE_ADDRESS))
     dovecot.relay.drop(unmatched_report())
     portal_env["BOUNCE_IMAP_URL"] = f"imap://bounces:{quote(SECRET)}@127.0.0.1:{dovecot.port}"
-    with make_app().app_context():
+    with make_app().app_context(), caplog.at_level(logging.DEBUG):
         result = intake.poll_bounce_mailbox()
+    assert "LOGIN" in caplog.text and SECRET not in caplog.text
     assert (result.counts["ignored"], result.counts["unmatched"], result.error) == (1, 1, None)
     assert dovecot.relay.inbox() == []
     assert len(dovecot.relay.unmatched()) == 1
