@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.mail.models import EmailStatus, OutgoingEmail
 from portal.registration.models import CheckIn, EventDay, Registration
+from tests.support.dump import tables_holding
 from tests.support.registration import new_event, registrations
 from tests.support.web import csrf_token_from, page_text
 from tests.registration.test_manage import registered
@@ -30,17 +31,6 @@ def _check_in(app, slug):
 def _post(client, path, action):
     token = csrf_token_from(client.get(path if action == "/export" else path + action).get_data(as_text=True))
     return client.post(path + action, data={"csrf_token": token})
-
-
-def _rows_holding(app, text: str) -> list[str]:
-    """Every table row, read as text, that contains `text`: what a dump of the database would show."""
-    with app.app_context():
-        found = []
-        for table in db.metadata.sorted_tables:
-            for row in db.session.execute(select(table)).all():
-                if text in repr(tuple(row)):
-                    found.append(table.name)
-        return found
 
 
 def test_the_download_holds_the_registration_its_check_ins_and_the_emails_sent(m_app):
@@ -90,8 +80,8 @@ def test_erasing_cancels_promotes_the_waiting_list_and_leaves_the_address_nowher
         assert mail and all(row.status != EmailStatus.QUEUED.value and row.body_text == "" for row in mail)
         assert db.session.scalars(select(OutgoingEmail.name).where(OutgoingEmail.to_address == "grace@example.org")
                                   ).all()[-1] == "registration_promoted"
-    assert _rows_holding(m_app, ADDRESS) == []
-    assert _rows_holding(m_app, "Lovelace") == []
+    assert tables_holding(m_app, ADDRESS) == []
+    assert tables_holding(m_app, "Lovelace") == []
     assert client.get(path).status_code in (404, 410)
 
 
@@ -107,7 +97,7 @@ def test_erasing_after_the_event_keeps_the_registration_in_the_counts(m_app):
     assert _post(client, path, "/erase").status_code == 200
     erased = registrations(m_app, slug)[0]
     assert erased.status == "confirmed" and erased.email == ""
-    assert _rows_holding(m_app, ADDRESS) == []
+    assert tables_holding(m_app, ADDRESS) == []
 
 
 def test_the_manage_and_erase_pages_pass_the_nu_html_checker(m_app, tmp_path):
