@@ -224,29 +224,30 @@ def source_configured(config) -> bool:
 def poll_bounce_mailbox() -> PollResult:
     """Process every message in the bounce mailbox (as of the start of the poll), one at a time."""
     result = PollResult()
-    with poll_lock() as holding:
-        if not holding:
-            result.busy = True
-            return result
-        try:
-            source = open_source(current_app.config)
-        except IntakeError as exc:
-            result.error = str(exc)
-            return result
-        deadline = time.monotonic() + POLL_BUDGET_SECONDS
-        try:
-            for key in source.keys():
-                if time.monotonic() > deadline:
-                    break
-                _take(source, key, result.counts)
-        except IntakeError as exc:
-            result.error = str(exc)
-        except OperationalError as exc:
-            db.session.rollback()
-            result.error = f"the database is not available ({type(exc.orig).__name__}); the rest waits for the next poll"
-        finally:
-            source.close()
+    try:
+        with poll_lock() as holding:
+            if holding:
+                _poll(result)
+            else:
+                result.busy = True
+    except IntakeError as exc:
+        result.error = str(exc)
     return result
+
+
+def _poll(result: PollResult) -> None:
+    source = open_source(current_app.config)
+    deadline = time.monotonic() + POLL_BUDGET_SECONDS
+    try:
+        for key in source.keys():
+            if time.monotonic() > deadline:
+                break
+            _take(source, key, result.counts)
+    except OperationalError as exc:
+        db.session.rollback()
+        result.error = f"the database is not available ({type(exc.orig).__name__}); the rest waits for the next poll"
+    finally:
+        source.close()
 
 
 def _take(source, key, counts: Counter) -> None:
