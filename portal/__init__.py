@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 from werkzeug.wsgi import get_host
 from whitenoise import WhiteNoise
 
@@ -33,6 +34,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.forms import PortalRequest
 
     app.request_class = PortalRequest
+    app.url_map.converters["int"] = RowIdConverter
     app.config.from_mapping(load_config(app.instance_path))
     if overrides:
         app.config.from_mapping(overrides)
@@ -106,6 +108,18 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _register_domain_models()
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` names a row, whose id is a database INTEGER: a larger number is no row (404).
+
+    Unbounded, such a number reaches the query and the database refuses it
+    (out of range), which would be a 500 for a typed or tampered URL.
+    """
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 # `flask --app portal digest compile` (the Docker build runs it) writes an md5-named,

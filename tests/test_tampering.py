@@ -19,6 +19,7 @@ HOSTILE_VALUES = [
     "\r\nSet-Cookie: a=b",
     "%ff%fe",
     "-1",
+    "99999999999999999999",  # beyond every database integer
 ]
 
 FORM_FIELDS = [
@@ -48,6 +49,7 @@ def test_hostile_path_segments_and_query_strings_never_cause_a_server_error(seed
     templates = [
         "/events/{v}", "/events/{v}/register", "/events/{v}/registered", "/events/{v}/privacy",
         "/manage/{v}", "/manage/{v}/cancel", "/dev/mail/{v}", "/dev/mail/{v}/html", "/dev/mail/{v}/raw",
+        "/newsletter/archive/{v}",
     ]
     queries = ["/resources?topic={v}", "/resources?kind={v}&topic={v}&topic=regulatory", "/?{v}={v}",
                f"/events/{slug}/registered?outcome={{v}}"]

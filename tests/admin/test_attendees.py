@@ -1,4 +1,5 @@
 """The attendee list, detail page and organiser actions."""
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -224,3 +225,11 @@ def test_an_attendee_page_shows_whether_their_address_is_suppressed(app, admin_c
     staff_page = staff_client.get(f"/admin/attendees/{ada.id}")
     assert "Bulk mail Suppressed since" in page_text(staff_page)
     assert "/admin/deliverability/" not in staff_page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/attendees/{id}", "/admin/attendees/{id}/certificate.pdf", "/admin/resources/{id}/edit",
+])
+def test_an_id_beyond_the_database_range_is_not_found(admin_client, path):
+    for row_id in (2**31, 2**63, 10**30):
+        assert admin_client.get(path.format(id=row_id)).status_code == 404
