@@ -20,6 +20,7 @@ address, and acting on named addresses would let them suppress anyone.
 """
 import email
 import email.policy
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import Message
@@ -35,6 +36,8 @@ from portal.mail.models import OutgoingEmail
 from portal.mail.validation import address_key
 from portal.mail.verp import read_verp_address
 
+log = logging.getLogger(__name__)
+
 #: Headers a delivering MTA or mail store records the envelope recipient of the report in;
 #: To comes last, since a report's To is usually, but not always, the return path.
 _ENVELOPE_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "to")
@@ -43,7 +46,7 @@ _ENVELOPE_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope
 _COMPLAINT_TYPES = frozenset({"abuse", "fraud", "virus"})
 _ENHANCED_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY_CODE = re.compile(r"\b([245])\d\d\b")
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]+>")
 
 
 @dataclass(frozen=True)
@@ -101,17 +104,52 @@ def clean_diagnostic(text: str | None) -> str | None:
 def read_report(raw: bytes) -> Report | None:
     """The report in `raw`, matched to its outbox row; None when the message is not a report.
 
-    A message that cannot be read as email at all (no header fields) is an
-    unmatched report, so that a person can look at it; this never raises on
-    malformed input.
+    A message that cannot be read as email at all (no header fields, or a
+    structure the parsers trip over) is an unmatched report, so that a person
+    can look at it; this never raises on malformed input.
     """
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    except Exception:  # the parser is lenient; this guards against its rare failures on bad bytes
+        found = _parse(raw)
+    except Exception as exc:  # untrusted bytes through the email package and flufl's heuristics
+        log.warning("a message in the bounce mailbox could not be parsed (%s)", type(exc).__name__)
         return Report(DeliveryEventKind.UNMATCHED, None)
+    if found is None:
+        return None
+    if found.kind is DeliveryEventKind.UNMATCHED:
+        return Report(found.kind, None, found.recipients, found.status_code, found.diagnostic, found.source)
+    email_id = _match(found)
+    if email_id is not None and found.names_recipient:
+        # Heuristics read addresses out of free text, so a match by return path alone is not
+        # trusted for them: the row's own recipient must be among those detected.
+        to_address = db.session.scalar(select(OutgoingEmail.to_address).where(OutgoingEmail.id == email_id))
+        if not any(_same_address(address, to_address) for address in found.recipients):
+            email_id = None
+    return Report(found.kind, email_id, found.recipients, found.status_code, found.diagnostic, found.source)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a message says, before it is matched: the report, and where to look for its message."""
+
+    kind: DeliveryEventKind
+    recipients: list[str] = field(default_factory=list)
+    status_code: str | None = None
+    diagnostic: str | None = None
+    source: str = EventSource.OTHER.value
+    #: Addresses that may be the VERP return path: where the report was delivered, or the
+    #: envelope sender it names.
+    envelope: list[str] = field(default_factory=list)
+    #: The Message-ID of the returned original, if the report returns its headers.
+    message_id: str | None = None
+    #: The row's own recipient must be among `recipients` (heuristic detection).
+    names_recipient: bool = False
+
+
+def _parse(raw: bytes) -> _Found | None:
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
     if not message.keys():
-        return Report(DeliveryEventKind.UNMATCHED, None)
-    feedback = _first_part(message, "message", "feedback-report")
+        return _Found(DeliveryEventKind.UNMATCHED)
+    feedback = next((part for part in message.walk() if part.get_content_type() == "message/feedback-report"), None)
     if feedback is not None:
         return _feedback_report(message, feedback)
     statuses = [part for part in message.walk() if part.get_content_type() == "message/delivery-status"]
@@ -123,69 +161,60 @@ def read_report(raw: bytes) -> Report | None:
 # --- RFC 5965 feedback reports -------------------------------------------------------------
 
 
-def _feedback_report(message: Message, part: Message) -> Report | None:
+def _feedback_report(message: Message, part: Message) -> _Found | None:
     fields = _fields_of(part)
     if fields is None:
-        return Report(DeliveryEventKind.UNMATCHED, None, source=EventSource.ARF.value)
-    feedback_type = (fields.get("Feedback-Type") or "").strip().lower()
+        return _Found(DeliveryEventKind.UNMATCHED, source=EventSource.ARF.value)
+    feedback_type = _text(fields, "Feedback-Type").strip().lower()
     if feedback_type not in _COMPLAINT_TYPES:
         return None
     returned = _returned_headers(message)
     recipients = [address for value in fields.get_all("Original-Rcpt-To", []) if (address := _address(value))]
     if not recipients and returned is not None:
         recipients = [address for _, address in getaddresses(returned.get_all("To", [])) if "@" in address]
-    envelope = [fields.get("Original-Mail-From"), returned.get("Return-Path") if returned is not None else None]
-    return Report(
-        DeliveryEventKind.COMPLAINT,
-        _match(message, envelope, returned),
-        recipients,
-        None,
-        clean_diagnostic(f"Feedback-Type: {feedback_type}"),
+    return _Found(
+        DeliveryEventKind.COMPLAINT, recipients, None, clean_diagnostic(f"Feedback-Type: {feedback_type}"),
         EventSource.ARF.value,
+        _envelope_of(message, [_text(fields, "Original-Mail-From")], returned), _message_id(returned),
     )
 
 
 # --- RFC 3464 delivery status notifications -----------------------------------------------
 
 
-def _delivery_status(message: Message, parts: list[Message]) -> Report | None:
-    failed: list[tuple[str, str | None, str | None]] = []
-    envelope: list[str | None] = []
+def _delivery_status(message: Message, parts: list[Message]) -> _Found | None:
+    failed: list[tuple[str | None, str | None, str | None]] = []
+    senders: list[str] = []
     read_any = False
     for part in parts:
         blocks = _blocks_of(part)
         if not blocks:
             continue
         # The first block is about the message; Postfix names the envelope sender in it.
-        envelope.append(blocks[0].get("X-Postfix-Sender"))
+        senders.append(_text(blocks[0], "X-Postfix-Sender"))
         for block in blocks[1:]:
-            action = (block.get("Action") or "").strip().lower()
+            action = _text(block, "Action").strip().lower()
             read_any = read_any or bool(action)
             # "delayed" is a warning about a delivery still being tried; "delivered",
             # "relayed" and "expanded" are news of success. Neither is a bounce.
             # (opensmtpd writes "error" for "failed".)
             if not action.startswith(("failed", "error")):
                 continue
-            recipient = _address(block.get("Original-Recipient")) or _address(block.get("Final-Recipient"))
-            diagnostic = clean_diagnostic(_after_type(block.get("Diagnostic-Code")))
-            status = status_of(block.get("Status")) or status_of(diagnostic)
+            recipient = _address(_text(block, "Original-Recipient")) or _address(_text(block, "Final-Recipient"))
+            diagnostic = clean_diagnostic(_after_type(_text(block, "Diagnostic-Code")))
+            status = status_of(_text(block, "Status")) or status_of(diagnostic)
             failed.append((recipient, status, diagnostic))
     if not failed:
         # A report whose fields cannot be read is kept for a person to look at.
-        return None if read_any else Report(DeliveryEventKind.UNMATCHED, None, source=EventSource.DSN.value)
+        return None if read_any else _Found(DeliveryEventKind.UNMATCHED, source=EventSource.DSN.value)
     kinds = [classify_status(status) for _, status, _ in failed]
     # Several recipients in one report are rare (every message has one): the worst one speaks.
     chosen = kinds.index(DeliveryEventKind.HARD_BOUNCE) if DeliveryEventKind.HARD_BOUNCE in kinds else 0
     _, status, diagnostic = failed[chosen]
     returned = _returned_headers(message)
-    envelope.append(returned.get("Return-Path") if returned is not None else None)
-    return Report(
-        kinds[chosen],
-        _match(message, envelope, returned),
-        [recipient for recipient, _, _ in failed if recipient],
-        status,
-        diagnostic,
-        EventSource.DSN.value,
+    return _Found(
+        kinds[chosen], [recipient for recipient, _, _ in failed if recipient], status, diagnostic,
+        EventSource.DSN.value, _envelope_of(message, senders, returned), _message_id(returned),
     )
 
 
@@ -197,41 +226,26 @@ def _blocks_of(part: Message) -> list[Message]:
     return []
 
 
-def _after_type(value: str | None) -> str | None:
+def _after_type(value: str) -> str:
     """'smtp; 550 5.1.1 ...' -> '550 5.1.1 ...' (RFC 3464 typed fields)."""
-    if value is None:
-        return None
-    kind, semicolon, rest = str(value).partition(";")
+    kind, semicolon, rest = value.partition(";")
     return rest.strip() if semicolon else kind.strip()
 
 
 # --- Everything else: flufl.bounce's detectors --------------------------------------------
 
 
-def _heuristic_bounce(message: Message) -> Report | None:
-    """A non-standard bounce, recognised by flufl.bounce; it must name the address of the row it matches.
-
-    Heuristics read addresses out of free text, so a match by return path alone
-    is not trusted: the row's own recipient must be among those detected.
-    """
-    try:
-        temporary, permanent = all_failures(message)
-    except Exception:  # a detector tripped over a malformed message: no verdict from it
-        return Report(DeliveryEventKind.UNMATCHED, None)
+def _heuristic_bounce(message: Message) -> _Found | None:
+    """A non-standard bounce that one of flufl.bounce's detectors recognises."""
+    temporary, permanent = all_failures(message)
     if not temporary and not permanent:
         return None
-    recipients = sorted({_ascii(address) for address in permanent | temporary} - {""})
-    kind = DeliveryEventKind.HARD_BOUNCE if permanent else DeliveryEventKind.SOFT_BOUNCE
-    email_id = _match(message, [], _returned_headers(message))
-    if email_id is not None:
-        to_address = db.session.scalar(select(OutgoingEmail.to_address).where(OutgoingEmail.id == email_id))
-        if not any(_same_address(address, to_address) for address in recipients):
-            email_id = None
-    return Report(kind, email_id, recipients, None, None, EventSource.OTHER.value)
-
-
-def _ascii(address: bytes) -> str:
-    return address.decode("ascii", "replace") if isinstance(address, bytes) else str(address)
+    recipients = sorted({address.decode("ascii", "replace") for address in permanent | temporary} - {""})
+    returned = _returned_headers(message)
+    return _Found(
+        DeliveryEventKind.HARD_BOUNCE if permanent else DeliveryEventKind.SOFT_BOUNCE, recipients, None, None,
+        EventSource.OTHER.value, _envelope_of(message, [], returned), _message_id(returned), names_recipient=True,
+    )
 
 
 def _same_address(one: str, other: str | None) -> bool:
@@ -241,22 +255,29 @@ def _same_address(one: str, other: str | None) -> bool:
 # --- Which message a report is about -----------------------------------------------------
 
 
-def _match(message: Message, envelope: list[str | None], returned: Message | None) -> int | None:
-    """The outbox row: by a VERP address the report was sent to (or names as sender), else by Message-ID."""
-    candidates = []
-    for name in _ENVELOPE_HEADERS:
-        candidates.extend(address for _, address in getaddresses(message.get_all(name, [])))
-    candidates.extend(_address(value) for value in envelope if value)
-    for candidate in candidates:
-        email_id = read_verp_address(candidate) if candidate else None
+def _envelope_of(message: Message, senders: list[str], returned: Message | None) -> list[str]:
+    """Where the report was delivered (the return path, for a bounce), then the envelope senders it names."""
+    candidates = [address for name in _ENVELOPE_HEADERS for _, address in getaddresses(message.get_all(name, []))]
+    candidates += senders
+    if returned is not None:
+        candidates.append(_text(returned, "Return-Path"))
+    return [address for candidate in candidates if (address := _address(candidate))]
+
+
+def _message_id(returned: Message | None) -> str | None:
+    found = _MESSAGE_ID.search(_text(returned, "Message-ID")) if returned is not None else None
+    return found.group(0) if found else None
+
+
+def _match(found: _Found) -> int | None:
+    """The outbox row: by a VERP address among the envelope candidates, else by the returned Message-ID."""
+    for candidate in found.envelope:
+        email_id = read_verp_address(candidate)
         if email_id is not None and db.session.get(OutgoingEmail, email_id) is not None:
             return email_id
-    if returned is None:
+    if found.message_id is None:
         return None
-    found = _MESSAGE_ID.search(str(returned.get("Message-ID") or ""))
-    if found is None:
-        return None
-    return db.session.scalar(select(OutgoingEmail.id).where(OutgoingEmail.message_id == found.group(0)))
+    return db.session.scalar(select(OutgoingEmail.id).where(OutgoingEmail.message_id == found.message_id))
 
 
 def _returned_headers(message: Message) -> Message | None:
@@ -275,11 +296,6 @@ def _returned_headers(message: Message) -> Message | None:
     return None
 
 
-def _first_part(message: Message, maintype: str, subtype: str) -> Message | None:
-    wanted = f"{maintype}/{subtype}"
-    return next((part for part in message.walk() if part.get_content_type() == wanted), None)
-
-
 def _fields_of(part: Message) -> Message | None:
     """The fields of a message/feedback-report part (parsed as an enclosed message, or left as text)."""
     payload = part.get_payload()
@@ -288,6 +304,12 @@ def _fields_of(part: Message) -> Message | None:
     if isinstance(payload, str):
         return HeaderParser().parsestr(payload)
     return None
+
+
+def _text(message: Message, name: str) -> str:
+    """A header as text: the compat32 parser gives a Header object for one with raw 8-bit bytes."""
+    value = message.get(name)
+    return "" if value is None else str(value)
 
 
 def _address(value: str | None) -> str | None:

@@ -135,6 +135,16 @@ def test_a_report_matching_no_message_is_recorded_unmatched_and_changes_nothing(
     assert _status(bounce_app, subscriber_id) == "confirmed"
 
 
+def test_a_report_with_raw_8bit_fields_is_recorded(bounce_app):
+    # A remote server answered in its own language, and the reporting MTA copied the bytes as they came.
+    mail = sent_mail(bounce_app, "gone@example.org")
+    raw = postfix_dsn(mail.verp, "gone@example.org", diagnostic="550 5.1.1 Postfach unbekannt: NAME")
+    assert _process(bounce_app, raw.replace(b"NAME", "Müller".encode())) is DeliveryEventKind.HARD_BOUNCE
+    with bounce_app.app_context():
+        diagnostic = db.session.scalar(select(DeliveryEvent.diagnostic))
+    assert diagnostic.startswith("550 5.1.1 Postfach unbekannt: M")
+
+
 def test_an_unreadable_message_is_recorded_unmatched(bounce_app):
     assert _process(bounce_app, b"\x8f\xff\x00 not a message at all \x00\x01") is DeliveryEventKind.UNMATCHED
     assert _events(bounce_app) == [("unmatched", None, None, "other")]
