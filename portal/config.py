@@ -387,6 +387,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
             "RETENTION_ADMIN_SESSION_DAYS", env.get("RETENTION_ADMIN_SESSION_DAYS"), 30
         ),
         "RETENTION_AUDIT_DAYS": _days("RETENTION_AUDIT_DAYS", env.get("RETENTION_AUDIT_DAYS"), 730),
+        # When beat runs the daily purge (cron fields, UTC): at night, when hardly anyone registers.
+        "RETENTION_PURGE_CRON": _cron("RETENTION_PURGE_CRON", env.get("RETENTION_PURGE_CRON"), "30 3 * * *"),
         # Rows the purge changes per transaction, so that no lock is held for long.
         "RETENTION_PURGE_BATCH": _whole_number("RETENTION_PURGE_BATCH", env.get("RETENTION_PURGE_BATCH"), 500) or 1,
         # Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for attendance certificates.

@@ -3,6 +3,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
+from celery.schedules import crontab
 from sqlalchemy import func, select, update
 
 from portal.admin.dashboard import registration_figures
@@ -17,6 +18,8 @@ from portal.newsletter.models import Subscriber, SubscriptionEvent
 from portal.registration.models import CheckIn, Event, EventDay, Registration
 from portal.retention.service import ANONYMISED_ADDRESS, PURGE_ACTION
 from portal.retention.tasks import purge
+from tests.support.wait import wait_until
+from tests.support.worker import start_beat, start_worker
 
 _numbers = iter(range(1, 100_000))
 
@@ -236,7 +239,37 @@ def test_two_runs_at_once_change_every_row_once(app, past_event):
         assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == PURGE_ACTION)) == 2
 
 
-def test_beat_runs_the_purge_daily(app):
+def test_beat_runs_the_purge_daily_at_night(app):
     entry = app.extensions["celery"].conf.beat_schedule["retention-purge"]
     assert entry["task"] == "portal.retention.purge"
-    assert entry["schedule"] == timedelta(days=1)
+    assert entry["schedule"] == crontab(minute="30", hour="3")
+
+
+def test_beat_and_a_worker_anonymise_an_ended_event(make_app, portal_env, make_event, make_registration, tmp_path):
+    """The real processes: beat fires the purge at its next minute, a worker runs it."""
+    portal_env["RETENTION_PURGE_CRON"] = "* * * * *"
+    app = make_app()
+    from tests.support.registration import add_registration, new_event
+
+    slug = new_event(app)
+    add_registration(app, slug)
+    with app.app_context():
+        event_id = db.session.scalars(select(Event.id).where(Event.slug == slug)).one()
+        db.session.execute(update(EventDay).where(EventDay.event_id == event_id)
+                           .values(date=date.today() - timedelta(days=400)))
+        db.session.commit()
+        before = _figures(event_id)
+    worker, beat = start_worker(portal_env, tmp_path), start_beat(portal_env, tmp_path)
+    try:
+        def purge_ran():
+            with app.app_context():
+                return db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == PURGE_ACTION))
+
+        wait_until(purge_ran, timeout=120, message="a purge run by beat and the worker")
+    finally:
+        beat.stop()
+        worker.stop()
+    with app.app_context():
+        row = db.session.scalars(select(Registration).where(Registration.event_id == event_id)).one()
+        assert (row.first_name, row.last_name, row.email, row.organization, row.dietary) == ("", "", "", "", "")
+        assert _figures(event_id) == before
