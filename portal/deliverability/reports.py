@@ -2,7 +2,9 @@
 
 Three shapes arrive there. RFC 3464 delivery status notifications
 (multipart/report with a message/delivery-status part: an Action, a Status
-and a Final-Recipient per recipient) come from every modern MTA; RFC 5965
+and a Final-Recipient per recipient; for SMTPUTF8 mail the RFC 6533
+message/global-delivery-status, the same fields in UTF-8) come from every
+modern MTA; RFC 5965
 feedback reports (report-type=feedback-report) are spam complaints relayed by
 mailbox providers; anything else is handed to flufl.bounce, whose detectors
 know the non-standard bounces of older MTAs and providers. What matches none
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 #: Headers a delivering MTA or mail store records the envelope recipient of the report in;
 #: To comes last, since a report's To is usually, but not always, the return path.
+_DELIVERY_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _ENVELOPE_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "to")
 #: RFC 5965 feedback types that are a recipient's complaint about the mail (not "not-spam",
 #: nor "auth-failure", which reports a DKIM/SPF failure, not a person's choice).
@@ -152,7 +155,7 @@ def _parse(raw: bytes) -> _Found | None:
     feedback = next((part for part in message.walk() if part.get_content_type() == "message/feedback-report"), None)
     if feedback is not None:
         return _feedback_report(message, feedback)
-    statuses = [part for part in message.walk() if part.get_content_type() == "message/delivery-status"]
+    statuses = [part for part in message.walk() if part.get_content_type() in _DELIVERY_STATUS_TYPES]
     if statuses:
         return _delivery_status(message, statuses)
     return _heuristic_bounce(message)
@@ -219,11 +222,21 @@ def _delivery_status(message: Message, parts: list[Message]) -> _Found | None:
 
 
 def _blocks_of(part: Message) -> list[Message]:
-    """The header blocks of a message/delivery-status part (the email package parses them into messages)."""
+    """The header blocks of a delivery-status part.
+
+    The email package parses message/delivery-status into blocks itself. It
+    reads the UTF-8 message/global-delivery-status as one enclosed message
+    (the first block its headers, the others its body), so that one is put
+    back together and split at its blank lines here.
+    """
     payload = part.get_payload()
-    if isinstance(payload, list):
-        return [block for block in payload if isinstance(block, Message)]
-    return []
+    if part.get_content_type() == "message/delivery-status":
+        return [block for block in payload if isinstance(block, Message)] if isinstance(payload, list) else []
+    enclosed = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(enclosed, Message):
+        return []
+    text = enclosed.as_bytes().decode("utf-8", "replace")
+    return [HeaderParser().parsestr(block) for block in re.split(r"\r?\n[ \t]*\r?\n", text) if block.strip()]
 
 
 def _after_type(value: str) -> str:
@@ -281,12 +294,17 @@ def _match(found: _Found) -> int | None:
 
 
 def _returned_headers(message: Message) -> Message | None:
-    """The headers of the original message a report returns (message/rfc822 or text/rfc822-headers)."""
+    """The headers of the original message a report returns (message/rfc822, text/rfc822-headers or message/global-headers)."""
     for part in message.walk():
         if part is message:
             continue
         kind = part.get_content_type()
         if kind == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
+        elif kind == "message/global-headers":
+            # Parsed as an enclosed message with the returned headers as its own.
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 return payload[0]

@@ -4,7 +4,7 @@ import pytest
 from portal.deliverability.models import DeliveryEventKind
 from portal.deliverability.reports import read_report
 from tests.deliverability.conftest import BOUNCES, sent_mail
-from tests.support.reports import arf_report, out_of_office, postfix_dsn, qmail_bounce
+from tests.support.reports import arf_report, global_dsn, out_of_office, postfix_dsn, qmail_bounce
 
 
 def test_a_postfix_dsn_is_a_hard_bounce_of_the_message_its_return_path_names(bounce_app):
@@ -104,3 +104,13 @@ def test_an_unreadable_message_is_an_unmatched_report(bounce_app, raw):
     with bounce_app.app_context():
         report = read_report(raw)
     assert (report.kind, report.email_id) == (DeliveryEventKind.UNMATCHED, None)
+
+
+def test_a_bounce_of_smtputf8_mail_is_read_from_its_utf8_report(bounce_app):
+    mail = sent_mail(bounce_app, "jöhn@exämple.org")
+    with bounce_app.app_context():
+        report = read_report(global_dsn(mail.verp, "jöhn@exämple.org", mail.message_id))
+        by_message_id = read_report(global_dsn(BOUNCES, "jöhn@exämple.org", mail.message_id))
+    assert (report.kind, report.email_id, report.source) == (DeliveryEventKind.HARD_BOUNCE, mail.id, "dsn")
+    assert (report.recipients, report.status_code) == (["jöhn@exämple.org"], "5.1.1")
+    assert (by_message_id.kind, by_message_id.email_id) == (DeliveryEventKind.HARD_BOUNCE, mail.id)

@@ -87,6 +87,28 @@ def postfix_dsn(to: str, recipient: str, message_id: str | None = None, status: 
     return report.as_bytes()
 
 
+def global_dsn(to: str, recipient: str, message_id: str, status: str = "5.1.1") -> bytes:
+    """Postfix's bounce of an SMTPUTF8 message (RFC 6533): the same report, its fields and returned
+    headers in UTF-8 (message/global-delivery-status, message/global-headers)."""
+    report = MIMEMultipart("report", report_type="global-delivery-status")
+    _envelope(report, to, "Undelivered Mail Returned to Sender",
+              f"MAILER-DAEMON@{REPORTING_MTA} (Mail Delivery System)")
+    report.attach(MIMEText(f"<{recipient}>: host mx.example.com[192.0.2.25] said: 550 {status} unknown user\n", "plain", "utf-8"))
+    fields = (
+        f"Reporting-MTA: dns; {REPORTING_MTA}\n\n"
+        f"Final-Recipient: utf-8; {recipient}\nOriginal-Recipient: utf-8;{recipient}\nAction: failed\n"
+        f"Status: {status}\nDiagnostic-Code: smtp; 550 {status} <{recipient}>: unknown user\n"
+    )
+    for kind, text in (("global-delivery-status", fields), ("global-headers", original_headers(message_id, recipient))):
+        part = Message()
+        part["Content-Type"] = f"message/{kind}"
+        part["Content-Transfer-Encoding"] = "8bit"
+        part.set_payload(text)
+        report.attach(part)
+    # Written as text and encoded whole: the parts are raw UTF-8, as on the wire.
+    return report.as_string().encode("utf-8")
+
+
 def arf_report(to: str, recipient: str, message_id: str, feedback_type: str = "abuse",
                original_mail_from: str | None = None) -> bytes:
     """An RFC 5965 feedback report about the message `message_id` that `recipient` marked as spam."""
