@@ -42,7 +42,7 @@ class DigestEdition(db.Model):
     #: Outbox outcomes of the planned digests, refreshed while the edition is sending.
     sent: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
-    #: Stopped at send time: the subscriber unsubscribed or erased their data meanwhile.
+    #: Stopped at send time: meanwhile the subscriber unsubscribed or erased their data, or the address bounced.
     withheld: Mapped[int] = mapped_column(default=0)
     #: Every resource any digest of the edition carried, for the public archive.
     resource_ids: Mapped[list] = mapped_column(db.JSON, default=list)
