@@ -61,3 +61,20 @@ def test_a_period_setting_is_read_from_the_environment(tmp_path):
 def test_a_period_of_zero_days_is_refused_with_its_name(tmp_path):
     with pytest.raises(ConfigError, match="RETENTION_PAGE_VIEW_DAYS"):
         load_config(str(tmp_path), environ={"RETENTION_PAGE_VIEW_DAYS": "0"})
+
+
+def test_erasing_a_subscriber_empties_every_column_the_registry_lists_for_them(app):
+    """The newsletter's erasure is its own code: this ties it to the registry's list."""
+    from portal.newsletter.models import Subscriber
+    from portal.newsletter.service import erase_subscriber
+
+    with app.app_context():
+        subscriber = Subscriber(email="ada@example.org", email_key="ada@example.org", first_name="Ada",
+                                status="confirmed")
+        db.session.add(subscriber)
+        db.session.flush()
+        erase_subscriber(subscriber)
+        db.session.flush()
+        for column in registry.kind("subscriber").columns:
+            table, _, name = column.partition(".")
+            assert table == "subscriber" and getattr(subscriber, name) in ("", None), column
