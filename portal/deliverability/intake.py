@@ -29,12 +29,13 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import redis
 from flask import Flask, current_app
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from portal.database import is_postgresql
 from portal.deliverability.models import DeliveryEventKind
 from portal.deliverability.service import process_report
 from portal.extensions import db
@@ -47,9 +48,8 @@ UNMATCHED_FOLDER = "unmatched"
 IMAP_TIMEOUT = 30
 #: A poll takes no new message after this many seconds; the rest waits for the next poll.
 POLL_BUDGET_SECONDS = 300
-#: Polls never overlap (a lock); a poller that died frees it after this many seconds.
-LOCK_SECONDS = 2 * POLL_BUDGET_SECONDS
-LOCK_NAME = "portal:deliverability:bounce-poll"
+#: The PostgreSQL advisory lock that keeps polls from overlapping ("bounces" as a number).
+LOCK_KEY = int.from_bytes(b"bounces", "big")
 #: What the counts are called, in the order the CLI prints them.
 OUTCOMES = ("hard_bounce", "soft_bounce", "complaint", "unmatched", "failed", "ignored")
 
@@ -285,29 +285,25 @@ def _take(source, key, counts: Counter) -> None:
 
 @contextmanager
 def poll_lock():
-    """Yields whether this poll holds the lock: a Redis lock with REDIS_URL, else a file lock in the instance folder.
+    """Yields whether this poll holds the lock, which a poller that dies gives up at once.
 
     Two polls at once would both read the same messages; beat plus a manual
     `flask bounces poll`, or a slow poll still running at the next beat, would.
+    On PostgreSQL it is an advisory lock on a connection of its own (ended with
+    that connection); on the embedded default's SQLite, a file lock in the
+    instance folder (ended with the file, also when the process dies).
     """
-    config = current_app.config
-    if config["REDIS_URL"]:
-        client = redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2)
-        lock = client.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=False)
+    if is_postgresql():
         try:
-            acquired = lock.acquire()
-        except redis.RedisError as exc:
-            client.close()
-            raise IntakeError(f"cannot take the poll lock in Redis: {exc}") from exc
+            connection = db.engine.connect()
+        except OperationalError as exc:
+            raise IntakeError(f"cannot take the poll lock: the database is not available ({type(exc.orig).__name__})") from exc
         try:
-            yield acquired
+            yield connection.scalar(select(func.pg_try_advisory_lock(LOCK_KEY)))
         finally:
-            if acquired:
-                try:
-                    lock.release()
-                except redis.RedisError:  # expired meanwhile, or Redis went away: it expires by itself
-                    pass
-            client.close()
+            # Closed, not handed back to the pool: a pooled connection would keep the lock.
+            connection.invalidate()
+            connection.close()
         return
     with open(Path(current_app.instance_path) / "bounce-poll.lock", "a") as handle:
         try:

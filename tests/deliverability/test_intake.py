@@ -16,7 +16,6 @@ from portal.extensions import db
 from tests.support.bounces import BOUNCE_ADDRESS, BounceRelay, auto_reply, feedback_report
 from tests.support.dovecot import DovecotServer
 from tests.support.mail import GENEROUS, wait_for_task_successes
-from tests.support.smtp import free_port
 from tests.support.wait import wait_until
 
 SECRET = "hunter2-s3cret"
@@ -212,12 +211,3 @@ def test_beat_has_a_worker_empty_the_mailbox(polled_maildir, celery_worker, cele
     polled_maildir.add(auto_reply(BOUNCE_ADDRESS))
     wait_until(lambda: not polled_maildir.keys(), timeout=GENEROUS, message="the beat-driven poll emptying the mailbox")
     wait_for_task_successes(celery_worker, "portal.deliverability.poll_bounce_mailbox", 1)
-
-
-def test_a_poll_that_cannot_reach_redis_for_its_lock_says_so_and_reads_nothing(maildir, tmp_path, portal_env, make_app):
-    maildir.add(auto_reply(BOUNCE_ADDRESS))
-    portal_env.update(BOUNCE_MAILDIR=str(tmp_path / "Maildir"), REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    outcome = make_app().test_cli_runner().invoke(args=["bounces", "poll"])
-    assert outcome.exit_code == 1
-    assert "cannot take the poll lock in Redis" in outcome.output
-    assert len(maildir.keys()) == 1
