@@ -190,10 +190,8 @@ class IMAPSource:
     def _unmatched_folder(self) -> str:
         """`unmatched` under the personal namespace (e.g. INBOX.unmatched on servers that want that), made once."""
         if self._unmatched is None:
-            prefix = ""
-            if self.client.has_capability("NAMESPACE") and self.client.namespace().personal:
-                prefix = self.client.namespace().personal[0][0]
-            name = prefix + UNMATCHED_FOLDER
+            personal = self.client.namespace().personal if self.client.has_capability("NAMESPACE") else None
+            name = (personal[0][0] if personal else "") + UNMATCHED_FOLDER
             if not self.client.folder_exists(name):
                 self.client.create_folder(name)
             self._unmatched = name
