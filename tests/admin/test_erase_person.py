@@ -93,3 +93,10 @@ def test_a_pg_dump_after_erasure_holds_the_address_only_as_its_hash(app, admin_c
     ).stdout
     assert ADDRESS not in dump and "Lovelace" not in dump
     assert hashlib.sha256(ADDRESS.encode()).hexdigest() in dump
+
+
+@pytest.mark.parametrize("value", ["a@b\x00.org", "x" * 400 + "@example.org", "ada@example.org\r\nBcc: x@y.org"])
+def test_a_hostile_address_gets_the_form_again_not_an_error(app, admin_client, value):
+    response = _post(admin_client, email=value, confirm="yes")
+    assert response.status_code == 200
+    assert "Held under this address" not in page_text(response)

@@ -108,3 +108,11 @@ def test_the_manage_and_erase_pages_pass_the_nu_html_checker(m_app, tmp_path):
     documents = {"manage": client.get(path).get_data(as_text=True),
                  "erase": client.get(path + "/erase").get_data(as_text=True)}
     assert vnu_errors(documents, tmp_path) == {"manage": [], "erase": []}
+
+
+@pytest.mark.parametrize("token", ["nonsense", "a.b.c", "%00", "x" * 2000])
+def test_a_bad_link_to_the_data_pages_gets_a_clear_page_not_an_error(m_app, token):
+    client = m_app.test_client()
+    for response in (client.get(f"/manage/{token}/erase"), client.post(f"/manage/{token}/erase"),
+                     client.post(f"/manage/{token}/export")):
+        assert 400 <= response.status_code < 500
