@@ -76,14 +76,18 @@ class BounceRelay(PostfixInstance):
 
     def __enter__(self) -> "BounceRelay":
         super().__enter__()
-        # Made up front, so that the portal and Dovecot find it before the first report; owned
-        # by the account Postfix delivers as.
-        self.maildir.parent.mkdir(parents=True)
-        mailbox.Maildir(str(self.maildir), create=True).close()
-        for path in (self.root / "mail", self.root / "mail" / "bounces"):
-            os.chown(path, self.uid, self.gid)
-        for folder, dirs, _files in os.walk(self.maildir):
-            os.chown(folder, self.uid, self.gid)
+        try:
+            # Made up front, so that the portal and Dovecot find it before the first report; owned
+            # by the account Postfix delivers as.
+            self.maildir.parent.mkdir(parents=True)
+            mailbox.Maildir(str(self.maildir), create=True).close()
+            for path in (self.root / "mail", self.root / "mail" / "bounces"):
+                os.chown(path, self.uid, self.gid)
+            for folder, _dirs, _files in os.walk(self.maildir):
+                os.chown(folder, self.uid, self.gid)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
