@@ -147,8 +147,9 @@ def test_soft_bounces_suppress_the_address_once_they_reach_the_limit(relayed_app
     relay.wait_for_inbox(1)
     assert poll(relayed_app)["soft_bounce"] == 1
 
-    assert events(relayed_app) == [("soft_bounce", first, "dsn"), ("soft_bounce", second, "dsn"),
-                                  ("soft_bounce", third, "dsn")]
+    # Postfix may return the first two in either order.
+    assert sorted(events(relayed_app)) == [("soft_bounce", first, "dsn"), ("soft_bounce", second, "dsn"),
+                                          ("soft_bounce", third, "dsn")]
     assert suppression(relayed_app, FULL) == "soft_bounces"
     assert subscriber_state(relayed_app, FULL)["status"] == "bounced"
 
