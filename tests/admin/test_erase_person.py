@@ -100,3 +100,9 @@ def test_a_hostile_address_gets_the_form_again_not_an_error(app, admin_client, v
     response = _post(admin_client, email=value, confirm="yes")
     assert response.status_code == 200
     assert "Held under this address" not in page_text(response)
+
+
+def test_admins_reach_the_erase_page_from_the_menu_and_staff_do_not(admin_client, staff_client):
+    assert 'href="/admin/erase"' in admin_client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/erase"' not in staff_client.get("/admin/").get_data(as_text=True)
+    assert staff_client.get("/admin/erase").status_code == 403
