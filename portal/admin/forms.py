@@ -32,8 +32,10 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class LoginForm(TextForm):
-    email = StringField("Email", filters=[strip], validators=[required("email address"), too_long(320)])
-    password = PasswordField("Password", validators=[required("password"), too_long(1024)])
+    email = StringField("Email", filters=[strip], validators=[required("email address"), too_long(320)],
+                        render_kw={"autocomplete": "username", "spellcheck": "false"})
+    password = PasswordField("Password", validators=[required("password"), too_long(1024)],
+                             render_kw={"autocomplete": "current-password"})
 
 
 class AttendeeFilterForm(FlaskForm):

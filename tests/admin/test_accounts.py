@@ -7,6 +7,7 @@ from portal.admin.models import AdminSession, AdminUser
 from portal.extensions import db
 from portal.mail.models import OutgoingEmail
 from tests.support.admin import ADMIN_EMAIL, STAFF_EMAIL, csrf_of, log_in
+from tests.pages.structure import parse
 from tests.support.web import page_text
 
 NEW_PASSWORD = "a long and fresh passphrase"
@@ -90,3 +91,8 @@ def test_a_role_change_takes_effect_at_the_next_request(app, admin_client):
 
 def test_staff_cannot_manage_accounts(app, staff_client):
     assert staff_client.get("/admin/accounts").status_code == 403
+
+
+def test_the_accounts_page_ids_are_unique_so_each_label_focuses_its_own_control(admin_client):
+    ids = parse(admin_client.get("/admin/accounts").get_data(as_text=True)).ids()
+    assert len(ids) == len(set(ids))

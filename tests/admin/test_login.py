@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from portal.admin.models import AdminSession, AdminUser, AuditEvent
 from portal.database import utcnow
 from portal.extensions import db
+from tests.pages.structure import parse
 from tests.support.admin import ADMIN_EMAIL, PASSWORD, STAFF_EMAIL, add_account, csrf_of, log_in
 from tests.support.web import page_text
 
@@ -143,3 +144,9 @@ def test_create_admin_takes_a_role(app):
                            input=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     assert "Staff account created" in result.output
+
+
+def test_login_fields_tell_password_managers_what_they_hold(client):
+    document = parse(client.get("/admin/login").get_data(as_text=True))
+    assert document.by_id("email").attrs["autocomplete"] == "username"
+    assert document.by_id("password").attrs["autocomplete"] == "current-password"

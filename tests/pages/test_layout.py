@@ -125,3 +125,9 @@ def test_the_header_strip_announces_the_featured_events_dates_and_city(app, make
 def test_without_an_event_the_header_strip_names_only_the_summit(client):
     strip = client.get("/").get_data(as_text=True).split('class="summit-strip__text"')[1].split("</p>")[0]
     assert "Policy Summit" in strip and "Washington" not in strip
+
+
+@pytest.mark.parametrize("path", ["/newsletter/", "/newsletter/manage", "/cookies"])
+def test_pages_with_a_form_besides_the_footers_and_the_banners_keep_ids_unique(client, path):
+    ids = parse(client.get(path).get_data(as_text=True)).ids()
+    assert len(ids) == len(set(ids))
