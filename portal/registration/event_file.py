@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CATEGORY_CODE = re.compile(r"[a-z][a-z0-9_]*")
 CURRENCY = re.compile(r"[A-Z]{3}")
+PAYMENT_METHOD_NAMES = ("invoice", "at_door", "online")
 
 
 class EventFileError(Exception):
@@ -62,6 +63,10 @@ class EventSpec:
     privacy_policy_version: str
     days: tuple[DaySpec, ...]
     categories: tuple[CategorySpec, ...]
+    #: From the optional [payment] table: "invoice", "at_door" or "online" (None: not declared).
+    payment_method: str | None = None
+    payment_url: str | None = None
+    payment_instructions: str = ""
 
 
 def read_event_file(path: str | Path) -> EventSpec:
@@ -123,6 +128,12 @@ def event_as_toml(event) -> str:
         fee = Decimal(category.fee_cents) / 100
         lines += ["", "[[categories]]", f"code = {text(category.code)}", f"label = {text(category.label)}",
                   f"fee = {fee:.2f}", f"currency = {text(category.currency)}"]
+    if event.payment_method:
+        lines += ["", "[payment]", f"method = {text(event.payment_method)}"]
+        if event.payment_url:
+            lines.append(f"url = {text(event.payment_url)}")
+        if event.payment_instructions:
+            lines.append(f"instructions = {text(event.payment_instructions)}")
     return "\n".join(lines) + "\n"
 
 
@@ -151,7 +162,9 @@ def parse_event(data: dict) -> EventSpec:
     codes = [category.code for category in categories if category]
     if len(codes) != len(set(codes)):
         check.problem("categories", "each category code may appear only once")
+    payment = _payment_fields(check)
     spec_fields = dict(
+        **payment,
         slug=slug,
         title=check.text("title", 200),
         summary=check.text("summary", 5000, default=""),
@@ -176,6 +189,25 @@ def parse_event(data: dict) -> EventSpec:
         days=days,
         categories=categories,
     )
+
+
+def _payment_fields(check: "_Checker") -> dict:
+    """The optional [payment] table: how fees are paid, as the form and emails tell attendees."""
+    if "payment" not in check.data:
+        return {}
+    payment = check.table("payment")
+    method = check.text("payment.method", 16, source=payment, key="method")
+    if method is not None and method not in PAYMENT_METHOD_NAMES:
+        check.problem("payment.method", f"{method!r} is not one of {', '.join(PAYMENT_METHOD_NAMES)}")
+    url = check.text("payment.url", 500, source=payment, key="url", default=None)
+    if method == "online" and url is None:
+        check.problem("payment.url", "missing (the payment page's https:// address, for method \"online\")")
+    elif url is not None and method != "online":
+        check.problem("payment.url", "only for method \"online\"")
+    elif url is not None and not re.fullmatch(r"https://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", url):
+        check.problem("payment.url", f"{url!r} is not an https:// address")
+    instructions = check.text("payment.instructions", 2000, source=payment, key="instructions", default="")
+    return dict(payment_method=method, payment_url=url, payment_instructions=instructions or "")
 
 
 class _Checker:

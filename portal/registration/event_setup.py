@@ -68,6 +68,7 @@ def _apply_event_fields(event: Event, spec) -> None:
     for name in (
         "title", "summary", "venue", "address_line1", "address_line2", "city", "region", "postal_code", "country",
         "timezone", "registration_opens_at", "registration_closes_at", "privacy_policy_version",
+        "payment_method", "payment_url", "payment_instructions",
     ):
         setattr(event, name, getattr(spec, name))
 

@@ -31,6 +31,20 @@ class RegistrationStatus(str, enum.Enum):
     CANCELLED = "cancelled"  # kept for the record; holds nothing and frees its email address
 
 
+class PaymentStatus(str, enum.Enum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    WAIVED = "waived"  # an organiser let the fee go; `paid_on` is when they decided
+
+
+#: How fees are paid, as the event file declares it: method -> what attendees are told.
+PAYMENT_METHODS = {
+    "invoice": "An invoice follows by email after you register.",
+    "at_door": "Pay at the registration desk when you arrive.",
+    "online": "Pay online on the payment page after you register.",
+}
+
+
 class Event(db.Model):
     __tablename__ = "event"
 
@@ -58,6 +72,12 @@ class Event(db.Model):
     capacity: Mapped[int | None]
     #: Version of the privacy notice attendees agree to; stored on each registration.
     privacy_policy_version: Mapped[str] = mapped_column(String(32))
+    #: A key of PAYMENT_METHODS; None when the event file says nothing about paying.
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    #: The external payment page (method "online").
+    payment_url: Mapped[str | None] = mapped_column(String(500))
+    #: The organiser's own words on paying (deadline, purchase orders...), shown after the method.
+    payment_instructions: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -69,7 +89,16 @@ class Event(db.Model):
         cascade="all, delete-orphan",
     )
 
-    __table_args__ = (CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("payment_method IS NULL OR payment_method IN ('invoice', 'at_door', 'online')",
+                        name="payment_method_known"),
+    )
+
+    @property
+    def payment_summary(self) -> str:
+        """One sentence on how fees are paid, or "" when the event file declares nothing."""
+        return PAYMENT_METHODS.get(self.payment_method or "", "")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -212,6 +241,7 @@ class Registration(db.Model):
     __tablename__ = "registration"
     __table_args__ = (
         CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"),
+        CheckConstraint("payment_status IN ('unpaid', 'paid', 'waived')", name="payment_status_known"),
         Index("ix_registration_event_status_waitlisted_at", "event_id", "status", "waitlisted_at"),
         # The admin dashboard's registrations-per-day chart.
         Index("ix_registration_event_created_at", "event_id", "created_at"),
@@ -245,6 +275,11 @@ class Registration(db.Model):
     #: released at this moment unless its address is confirmed first (email_confirmed_at).
     hold_expires_at: Mapped[datetime | None]
     email_confirmed_at: Mapped[datetime | None]
+    #: Recorded by an organiser (portal.registration.payments); categories without a fee stay "unpaid".
+    payment_status: Mapped[str] = mapped_column(String(8), default=PaymentStatus.UNPAID.value)
+    #: When it was paid or waived; None while unpaid.
+    paid_on: Mapped[date | None]
+    payment_note: Mapped[str] = mapped_column(String(500), default="")
     #: Part of every manage link; raising it makes all links sent so far stop working.
     token_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -272,6 +307,19 @@ class Registration(db.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == RegistrationStatus.CANCELLED.value
+
+    @property
+    def owes_fee(self) -> bool:
+        return self.category.fee_cents > 0 and self.payment_status == PaymentStatus.UNPAID.value
+
+    @property
+    def payment_label(self) -> str:
+        """E.g. "Paid on September 1, 2027", "Unpaid" or "No fee"."""
+        if self.category.fee_cents == 0 and self.payment_status == PaymentStatus.UNPAID.value:
+            return "No fee"
+        if self.paid_on is None:
+            return self.payment_status.capitalize()
+        return f"{self.payment_status.capitalize()} on {display.long_date(self.paid_on)}"
 
     @property
     def full_name(self) -> str:
