@@ -128,7 +128,8 @@ class PresetForm(ColumnChoice, TextForm):
 class CheckInForm(TextForm):
     code = StringField("Check-in code", filters=[strip, normalise_code],
                        validators=[DataRequired("Enter the check-in code."), Length(min=4, max=16, message="A check-in code has 8 characters.")])
-    day = SelectField("Day", validate_choice=True)
+    # Radio buttons rather than a select: whole day names fit a phone and are easy to tap at the door.
+    day = RadioField("Day", validate_choice=True)
 
     def fill_choices(self, event, default_day) -> "CheckInForm":
         self.day.choices = options((str(d.id), f"{d.label}, {d.date_label}") for d in event.days)
