@@ -55,9 +55,9 @@ class _ChoosesTopics:
         self.topics.choices = topic_choices(topics)
         return self
 
-    def choose_everything(self):
-        """The first visit's defaults: every topic, monthly."""
-        self.topics.data = [choice.value for choice in self.topics.choices]
+    def start_unticked(self):
+        """The first visit: no topic ticked (a visitor chooses), monthly."""
+        self.topics.data = []
         self.frequency.data = Frequency.MONTHLY.value
 
     def validate_topics(self, field):

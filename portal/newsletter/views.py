@@ -6,7 +6,7 @@ the same whoever the address belongs to (see intake.py).
 """
 import json
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 
 from portal.extensions import csrf, db, limiter
 from portal.database import utcnow
@@ -27,6 +27,9 @@ from portal.security import mark_private
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 
 FOOTER_PREFIX = "footer"
+#: The last signup of this browser, for "check your inbox" to echo and resend: the visitor's own answers,
+#: kept whether or not the address was known, so the page says the same to everyone.
+SIGNUP_KEY = "newsletter_signup"
 
 
 @bp.app_context_processor
@@ -60,13 +63,23 @@ def signup():
     topics = service.list_topics()
     form = SignupForm().fill_choices(topics)
     if request.method == "GET":
-        form.choose_everything()
+        form.start_unticked()
+        if request.args.get("email") == "again" and session.get(SIGNUP_KEY):
+            form.email.data = session[SIGNUP_KEY]["email"]
     if not form.validate_on_submit():
         return render_template("newsletter/signup.html", form=form)
     if not form.is_bot:
         intake.request_signup(form.email.data, form.first_name.data, form.chosen_preferences(), SignupSource.PAGE)
         db.session.commit()
+    _remember_signup(form.email.data, form.first_name.data, form.chosen_preferences(), SignupSource.PAGE)
     return redirect(url_for(".check_inbox"), code=303)
+
+
+def _remember_signup(email: str, first_name: str, preferences: Preferences, source: SignupSource) -> None:
+    session[SIGNUP_KEY] = {
+        "email": email, "first_name": first_name, "topics": list(preferences.topics),
+        "wants_events": preferences.wants_events, "frequency": preferences.frequency, "source": source.value,
+    }
 
 
 @bp.post("/footer")
@@ -78,10 +91,11 @@ def footer_signup():
         if not footer.is_bot:
             intake.request_signup(footer.email.data, "", Preferences.everything(), SignupSource.FOOTER)
             db.session.commit()
+        _remember_signup(footer.email.data, "", Preferences.everything(), SignupSource.FOOTER)
         return redirect(url_for(".check_inbox"), code=303)
     form = SignupForm(formdata=None).fill_choices(service.list_topics())
     form.email.data = footer.email.data if isinstance(footer.email.data, str) else ""
-    form.choose_everything()
+    form.start_unticked()
     form.email.errors = list(footer.email.errors) or list(footer.website.errors)
     if footer.csrf_token.errors:
         form.email.errors = ["Your form session expired. Please submit again."]
@@ -90,7 +104,24 @@ def footer_signup():
 
 @bp.get("/check-inbox")
 def check_inbox():
-    return render_template("newsletter/check_inbox.html")
+    signup = session.get(SIGNUP_KEY)
+    return render_template("newsletter/check_inbox.html", email=signup["email"] if signup else None,
+                           form=ButtonForm())
+
+
+@bp.post("/check-inbox/resend")
+@limiter.limit(_signup_rate_limit)
+def resend_confirmation():
+    """The same request again: the signup handler decides whether a new email goes out (it caps them)."""
+    signup = session.get(SIGNUP_KEY)
+    if signup is None:
+        return redirect(url_for(".signup"), code=303)
+    if ButtonForm().validate_on_submit():
+        preferences = Preferences(tuple(signup["topics"]), signup["wants_events"], signup["frequency"])
+        intake.request_signup(signup["email"], signup["first_name"], preferences, SignupSource(signup["source"]))
+        db.session.commit()
+        flash("We are sending the confirmation email again.", "success")
+    return redirect(url_for(".check_inbox"), code=303)
 
 
 @bp.get("/privacy")

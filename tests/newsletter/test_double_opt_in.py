@@ -14,7 +14,7 @@ from tests.support.newsletter import (
     subscriber_state,
     token_for,
 )
-from tests.support.web import csrf_token_from
+from tests.support.web import csrf_token_from, page_text
 
 
 def body_text(received) -> str:
@@ -139,3 +139,15 @@ def test_an_address_that_could_inject_a_header_is_refused_before_anything_is_wri
                                   SignupSource.PAGE)
         db.session.rollback()
     assert decide_requests(seeded) == []
+
+
+def test_the_confirm_page_names_the_address_and_what_was_chosen_in_one_sentence(seeded):
+    client = seeded.test_client()
+    signup(client, "ada@example.org", topics=["clinical-trials", "events"], frequency="weekly")
+    decide_requests(seeded)
+    subscriber_id = subscriber_state(seeded, "ada@example.org")["id"]
+    page = client.get(f"/newsletter/confirm/{token_for(seeded, 'newsletter-confirm', subscriber_id)}")
+    text = page_text(page)
+    assert ("You asked for the weekly digest about Clinical trials and the Policy Summit and other events, "
+            "sent to ada@example.org") in text
+    assert "Wrong address" in text
