@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
+    DateField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -228,3 +229,21 @@ class DigestRunForm(TextForm):
 class DigestPreviewForm(TextForm):
     email = StringField("Subscriber's email address", filters=[strip],
                         validators=[DataRequired("Enter the subscriber's email address."), too_long(320)])
+
+
+class PaymentForm(TextForm):
+    """An organiser records how a registration's fee stands."""
+
+    status = RadioField("Payment", choices=options([("unpaid", "Unpaid"), ("paid", "Paid"), ("waived", "Waived")]),
+                        validators=[InputRequired("Choose paid, unpaid or waived.")])
+    paid_on = DateField("Date paid or waived", format="%Y-%m-%d", validators=[Optional()])
+    note = TextAreaField("Note (optional)", filters=[strip], validators=[too_long(500)], render_kw={"rows": 3},
+                         description="Note")
+
+    def validate(self, extra_validators=None) -> bool:
+        # Optional() stops the field's own chain on an empty date, so the "paid needs a date" rule lives here.
+        valid = super().validate(extra_validators)
+        if self.status.data in ("paid", "waived") and self.paid_on.data is None and not self.paid_on.errors:
+            self.paid_on.errors = [*self.paid_on.errors, "Enter the date it was paid or waived, like 2027-09-01."]
+            valid = False
+        return valid
