@@ -1,4 +1,11 @@
 # Production image: gunicorn for the web, the same image runs the Celery worker and beat.
+
+# Browser libraries the portal serves itself (package.json "dependencies", as `make vendor-js` does).
+FROM node:22-bookworm-slim AS vendor
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -13,6 +20,8 @@ COPY portal ./portal
 COPY worker ./worker
 COPY templates ./templates
 COPY migrations ./migrations
+COPY --from=vendor /build/node_modules/@zxing/library/umd/index.min.js ./portal/static/vendor/zxing-library.min.js
+COPY --from=vendor /build/node_modules/@zxing/library/LICENSE ./portal/static/vendor/zxing-library.LICENSE.txt
 # Editable, so the app finds templates/ and migrations/ beside the package as in development.
 RUN pip install --no-cache-dir -e .
 # md5-named, gzipped static files and their manifest, served with far-future caching.

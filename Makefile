@@ -12,7 +12,7 @@ PG_PORT ?= 5432
 REDIS_PORT ?= 6379
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-embedded test-services bench install services chromium node-tools clean help
+.PHONY: run test test-embedded test-services bench install services chromium node-tools vendor-js clean help
 
 help:
 	@echo "make run    install, migrate, seed the demo and start portal + worker + beat (embedded default)"
@@ -50,6 +50,17 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $(NODE_STAMP)
 
 node-tools: $(NODE_STAMP)
+
+# Browser libraries the portal serves itself (package.json "dependencies"; no CDN): copied from
+# node_modules into portal/static/vendor, where the static files' digests and caching apply to them.
+VENDOR_DIR := portal/static/vendor
+VENDOR_JS := $(VENDOR_DIR)/zxing-library.min.js
+$(VENDOR_JS): $(NODE_STAMP)
+	@mkdir -p $(VENDOR_DIR)
+	@cp node_modules/@zxing/library/umd/index.min.js $@
+	@cp node_modules/@zxing/library/LICENSE $(VENDOR_DIR)/zxing-library.LICENSE.txt
+
+vendor-js: $(VENDOR_JS)
 
 # khal, the calendar program the registration tests import the emailed .ics files into.
 .PHONY: calendar-tools
@@ -120,7 +131,7 @@ PG_ADMIN_URL = $(shell psql -h $(PG_HOST) -p $(PG_PORT) -U postgres -d postgres 
 # --- the two commands ---------------------------------------------------------
 
 # PORTAL_DEVELOPMENT=1: the development key, the demo seed and /dev/mail, on 127.0.0.1 only.
-run: $(STAMP)
+run: $(STAMP) vendor-js
 	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal db upgrade
 	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal seed-demo
 	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal dev
@@ -135,7 +146,7 @@ mail-tools: $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin \
 	    $$(command -v java >/dev/null || echo default-jre-headless) >/dev/null; }
 
-test: $(STAMP) services chromium mail-tools node-tools
+test: $(STAMP) services chromium mail-tools node-tools vendor-js
 	@status=0; \
 	echo "=== Test pass 1/2: embedded default (SQLite, filesystem broker) ==="; \
 	PORTAL_TEST_BACKEND=embedded $(BIN)/pytest || status=1; \
@@ -143,10 +154,10 @@ test: $(STAMP) services chromium mail-tools node-tools
 	PORTAL_TEST_BACKEND=services TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/pytest || status=1; \
 	exit $$status
 
-test-embedded: $(STAMP) chromium mail-tools node-tools
+test-embedded: $(STAMP) chromium mail-tools node-tools vendor-js
 	PORTAL_TEST_BACKEND=embedded $(BIN)/pytest
 
-test-services: $(STAMP) services chromium mail-tools node-tools
+test-services: $(STAMP) services chromium mail-tools node-tools vendor-js
 	PORTAL_TEST_BACKEND=services TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/pytest
 
 bench: $(STAMP) services
@@ -154,4 +165,4 @@ bench: $(STAMP) services
 	BENCH_PG_ADMIN_URL=$(PG_ADMIN_URL) $(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache node_modules
+	rm -rf $(VENV) instance .pytest_cache node_modules $(VENDOR_DIR)

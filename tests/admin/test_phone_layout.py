@@ -102,3 +102,14 @@ def test_every_check_in_day_shows_its_whole_name_on_a_phone(admin_site, page):
     expect(days.first).to_be_checked()
     rights = page.evaluate("[...document.querySelectorAll('#checkin-form label')].map(l => l.getBoundingClientRect().right)")
     assert max(rights) <= 390
+
+
+@pytest.mark.browser
+def test_the_check_in_buttons_keep_a_gap_between_them_on_a_phone(admin_site, page):
+    server, _ = admin_site
+    _on_a_phone(page, server.url, STAFF_EMAIL, "/admin/check-in")
+    expect(page.get_by_role("button", name="Scan QR code with the camera")).to_be_visible()
+    boxes = [page.get_by_role("button", name=name, exact=True).bounding_box()
+             for name in ("Check in", "Scan QR code with the camera")]
+    apart = max(boxes[1]["y"] - (boxes[0]["y"] + boxes[0]["height"]), boxes[1]["x"] - (boxes[0]["x"] + boxes[0]["width"]))
+    assert apart >= 8
