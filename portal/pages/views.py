@@ -1,4 +1,4 @@
-"""Public pages: home, strategic priorities, resources, the site privacy notice."""
+"""Public pages: home, strategic priorities, resources, the site privacy notice, contact, accessibility."""
 from urllib.parse import urlencode
 
 from flask import Blueprint, make_response, render_template, request, url_for
@@ -23,6 +23,16 @@ def priorities():
 @bp.get("/privacy")
 def privacy():
     return render_template("pages/privacy.html")
+
+
+@bp.get("/contact")
+def contact():
+    return render_template("pages/contact.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("pages/accessibility.html")
 
 
 @bp.get("/resources")

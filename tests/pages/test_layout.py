@@ -5,7 +5,7 @@ import pytest
 
 from tests.pages.structure import parse, squash
 
-PUBLIC_PAGES = ["/", "/priorities", "/resources", "/privacy"]
+PUBLIC_PAGES = ["/", "/priorities", "/resources", "/privacy", "/contact", "/accessibility"]
 
 
 @pytest.fixture(params=PUBLIC_PAGES)
@@ -131,3 +131,9 @@ def test_without_an_event_the_header_strip_names_only_the_summit(client):
 def test_pages_with_a_form_besides_the_footers_and_the_banners_keep_ids_unique(client, path):
     ids = parse(client.get(path).get_data(as_text=True)).ids()
     assert len(ids) == len(set(ids))
+
+
+def test_every_page_names_the_society_in_its_footer(rendered):
+    document = parse(rendered.get_data(as_text=True))
+    [footer] = document.find_all("footer")
+    assert "run by Gene & Cell Therapy Society" in squash(footer.text)
