@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import and_, exists, func, or_, select
 
 from portal.extensions import db
-from portal.registration.models import CheckIn, Event, Registration, registration_day
+from portal.registration.models import AttendeeCategory, CheckIn, Event, Registration, registration_day
 
 PAGE_SIZE = 50
 
@@ -20,6 +20,8 @@ SORTS = {
     "organization": (Registration.organization.asc(), Registration.last_name.asc(), Registration.id.asc()),
 }
 STATUSES = ("confirmed", "waitlisted", "cancelled")
+#: "unpaid" means a fee is owed; "no_fee" is a category without a fee that nobody marked paid or waived.
+PAYMENTS = ("paid", "unpaid", "waived", "no_fee")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class AttendeeFilter:
     day_id: int | None = None
     #: "yes", "no" or "" (either); with day_id, on that day, else on any day.
     checked_in: str = ""
+    #: One of PAYMENTS, or "" (any).
+    payment: str = ""
     sort: str = "newest"
 
     def describe(self) -> dict:
@@ -69,7 +73,16 @@ def attendee_query(event: Event, chosen: AttendeeFilter):
         if chosen.day_id:
             arrived = exists().where(and_(CheckIn.registration_id == Registration.id, CheckIn.event_day_id == chosen.day_id))
         query = query.where(arrived if chosen.checked_in == "yes" else ~arrived)
+    if chosen.payment in PAYMENTS:
+        query = query.where(_payment_condition(chosen.payment))
     return query.order_by(*SORTS.get(chosen.sort, SORTS["newest"]))
+
+
+def _payment_condition(payment: str):
+    if payment in ("paid", "waived"):
+        return Registration.payment_status == payment
+    free = Registration.category_id.in_(select(AttendeeCategory.id).where(AttendeeCategory.fee_cents == 0))
+    return and_(Registration.payment_status == "unpaid", free if payment == "no_fee" else ~free)
 
 
 @dataclass

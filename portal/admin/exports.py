@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import and_, case, exists, func, literal, select
 
 from portal.consent.models import ConsentEvent
 from portal.extensions import db
@@ -80,6 +80,11 @@ def attendee_columns(event: Event) -> dict[str, ExportColumn]:
         ExportColumn("job_title", "Job title", Registration.job_title),
         ExportColumn("category", "Category", AttendeeCategory.label),
         ExportColumn("status", "Status", Registration.status),
+        ExportColumn("payment", "Payment", case(
+            (and_(Registration.payment_status == "unpaid", AttendeeCategory.fee_cents == 0), "no fee"),
+            else_=Registration.payment_status)),
+        ExportColumn("paid_on", "Paid or waived on", Registration.paid_on),
+        ExportColumn("payment_note", "Payment note", Registration.payment_note),
     ]
     for day in event.days:
         columns.append(ExportColumn(

@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.admin.attendees import SORTS, STATUSES, AttendeeFilter
+from portal.admin.attendees import PAYMENTS, SORTS, STATUSES, AttendeeFilter
 from portal.forms import TextForm, deliverable_looking_email, required, single_line, strip, too_long
 from portal.registration.checkin import normalise_code
 
@@ -53,6 +53,9 @@ class AttendeeFilterForm(FlaskForm):
     day = SelectField("Day", validate_choice=False)
     checked_in = SelectField("Checked in", choices=options([("", "Either"), ("yes", "Checked in"), ("no", "Not checked in")]),
                              validate_choice=False)
+    payment = SelectField("Payment", choices=options([("", "Any payment"), ("paid", "Paid"), ("unpaid", "Unpaid"),
+                                                      ("waived", "Waived"), ("no_fee", "No fee")]),
+                          validate_choice=False)
     sort = SelectField("Sort by", choices=options([("newest", "Newest first"), ("oldest", "Oldest first"),
                                                    ("last_name", "Last name"), ("organization", "Organization")]),
                        validate_choice=False)
@@ -72,6 +75,7 @@ class AttendeeFilterForm(FlaskForm):
             category_id=_id_in(self.category.data, category_ids),
             day_id=_id_in(self.day.data, day_ids),
             checked_in=self.checked_in.data if self.checked_in.data in ("yes", "no") else "",
+            payment=self.payment.data if self.payment.data in PAYMENTS else "",
             sort=self.sort.data if self.sort.data in SORTS else "newest",
         )
 
@@ -104,6 +108,7 @@ class AttendeeExportForm(ColumnChoice, TextForm):
     category = HiddenField()
     day = HiddenField()
     checked_in = HiddenField()
+    payment = HiddenField()
     sort = HiddenField()
     file_format = RadioField("Format", choices=options([("csv", "CSV"), ("xlsx", "Excel (XLSX)")]), default="csv")
     columns = MultiCheckboxField("Columns", validate_choice=True)
@@ -111,7 +116,7 @@ class AttendeeExportForm(ColumnChoice, TextForm):
 
     def filter_form(self, event) -> AttendeeFilterForm:
         values = MultiDict({name: getattr(self, name).data or "" for name in
-                            ("q", "status", "category", "day", "checked_in", "sort")})
+                            ("q", "status", "category", "day", "checked_in", "payment", "sort")})
         return AttendeeFilterForm(formdata=values).fill_choices(event)
 
 

@@ -1,4 +1,6 @@
 """Organisers record payment per registration (paid / unpaid / waived, date, note), audited."""
+import csv
+import io
 from datetime import date
 
 from sqlalchemy import select
@@ -83,3 +85,37 @@ def test_a_category_without_a_fee_reads_no_fee(app, admin_client, make_event, ma
 
 def test_an_unknown_registration_is_not_found(admin_client):
     assert admin_client.get("/admin/attendees/999999/payment").status_code == 404
+
+
+def _three_payment_states(app, admin_client, make_event, make_registration) -> str:
+    slug = make_event()
+    paid = make_registration(slug, email="paid@example.org", last_name="Paid", category="member")
+    make_registration(slug, email="owing@example.org", last_name="Owing", category="member")
+    make_registration(slug, email="free@example.org", last_name="Free", category="press")
+    _record(admin_client, paid, note="Receipt 7")
+    return slug
+
+
+def test_the_attendee_list_filters_by_payment(app, admin_client, make_event, make_registration):
+    slug = _three_payment_states(app, admin_client, make_event, make_registration)
+    listed = {payment: page_text(admin_client.get(f"/admin/attendees?event={slug}&payment={payment}"))
+              for payment in ("paid", "unpaid", "no_fee", "waived", "nonsense")}
+    assert "1 registration" in listed["paid"] and "Paid" in listed["paid"] and "Owing" not in listed["paid"]
+    assert "1 registration" in listed["unpaid"] and "Owing" in listed["unpaid"] and "Free" not in listed["unpaid"]
+    assert "1 registration" in listed["no_fee"] and "Free" in listed["no_fee"]
+    assert "0 registrations" in listed["waived"]
+    assert "3 registrations" in listed["nonsense"]
+
+
+def test_the_export_carries_payment_columns_and_the_payment_filter(app, admin_client, make_event, make_registration):
+    slug = _three_payment_states(app, admin_client, make_event, make_registration)
+    token = csrf_of(admin_client, f"/admin/attendees?event={slug}")
+    columns = ["last_name", "payment", "paid_on", "payment_note"]
+    everyone = admin_client.post(f"/admin/exports/attendees?event={slug}", buffered=True, data={
+        "csrf_token": token, "file_format": "csv", "columns": columns, "sort": "last_name"})
+    assert list(csv.reader(io.StringIO(everyone.get_data().decode(), newline=""))) == [
+        ["Last name", "Payment", "Paid or waived on", "Payment note"],
+        ["Free", "no fee", "", ""], ["Owing", "unpaid", "", ""], ["Paid", "paid", "2030-08-01", "Receipt 7"]]
+    owing = admin_client.post(f"/admin/exports/attendees?event={slug}", buffered=True, data={
+        "csrf_token": token, "file_format": "csv", "columns": columns, "payment": "unpaid"})
+    assert [row[0] for row in csv.reader(io.StringIO(owing.get_data().decode(), newline=""))] == ["Last name", "Owing"]
