@@ -48,6 +48,7 @@ from portal.links import safe_redirect_path
 from portal.liveness.service import current_report, dashboard_warnings
 from portal.registration import checkin, event_setup, service as registrations
 from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
+from portal.registration.display import clock
 from portal.registration.errors import EmailTaken, EventChangeRefused, RegistrationError
 from portal.registration.event_file import EventFileError, event_as_toml, parse_event_text
 from portal.registration.forms import OrganiserEditForm
@@ -513,7 +514,7 @@ def check_in():
     return render_template(
         "admin/check_in.html", event=event, events=_events(), form=form, result=result, refusal=refusal,
         headcounts=checkin.headcounts(event), search=search, matches=matches,
-        local_time=lambda moment: event.local_time(moment).strftime("%-I:%M %p"),
+        local_time=lambda moment: clock(event.local_time(moment)),
     ), status
 
 

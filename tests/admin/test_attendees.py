@@ -233,3 +233,14 @@ def test_an_attendee_page_shows_whether_their_address_is_suppressed(app, admin_c
 def test_an_id_beyond_the_database_range_is_not_found(admin_client, path):
     for row_id in (2**31, 2**63, 10**30):
         assert admin_client.get(path.format(id=row_id)).status_code == 404
+
+
+def test_statuses_read_as_words_with_a_capital_on_the_list_and_the_detail_page(app, staff_client, make_event,
+                                                                               make_registration):
+    slug = make_event()
+    ada = make_registration(slug)
+    listing = staff_client.get(f"/admin/attendees?event={slug}").get_data(as_text=True)
+    detail = staff_client.get(f"/admin/attendees/{ada.id}").get_data(as_text=True)
+    for html in (listing, detail):
+        assert 'status--confirmed">Confirmed</span>' in html
+        assert ">confirmed<" not in html

@@ -62,7 +62,7 @@ def test_an_edition_is_listed_with_its_counts_refreshed_from_the_outbox(seeded, 
     page = admin_client.get("/admin/digests")
     assert page.status_code == 200
     # Edition, frequency, status, planned, skipped, sent, failed, withheld: one still queued, so still sending.
-    assert "Weekly digest, week of 23 November 2026 weekly sending 3 0 1 1 0" in page_text(page)
+    assert "Weekly digest, week of 23 November 2026 Weekly Sending 3 0 1 1 0" in page_text(page)
     with seeded.app_context():
         assert (service.get_edition(edition_id).sent, service.get_edition(edition_id).failed) == (1, 1)
 
@@ -166,11 +166,11 @@ def test_a_looked_up_subscriber_shows_whether_their_address_bounced(seeded, admi
         db.session.add(MailSuppression(address_key="person1@example.org", reason="complaint", event_id=event.id))
         db.session.commit()
     found = _text(_post(admin_client, "/admin/digests/preview", email="person0@example.org"))
-    assert "Subscriber confirmed Mail delivery No bounce or complaint recorded" in found
+    assert "Subscriber Confirmed Mail delivery No bounce or complaint recorded" in found
     response = _post(admin_client, "/admin/digests/preview", email="Person1@example.org")
     assert response.status_code == 400
     text = _text(response)
-    assert "Subscriber bounced Bulk mail Suppressed since" in text
+    assert "Subscriber Bounced Bulk mail Suppressed since" in text
     assert "(spam complaint): digests and other mailings are withheld." in text
     assert "Last bounce None recorded Last complaint" in text
     nobody = _text(_post(admin_client, "/admin/digests/preview", email="nobody@example.org"))

@@ -1,4 +1,6 @@
 """The admin on a door volunteer's phone (390 px) and an organiser's laptop (1280 px)."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -113,3 +115,13 @@ def test_the_check_in_buttons_keep_a_gap_between_them_on_a_phone(admin_site, pag
              for name in ("Check in", "Scan QR code with the camera")]
     apart = max(boxes[1]["y"] - (boxes[0]["y"] + boxes[0]["height"]), boxes[1]["x"] - (boxes[0]["x"] + boxes[0]["width"]))
     assert apart >= 8
+
+
+@pytest.mark.browser
+def test_a_second_check_in_gives_the_time_as_the_public_pages_write_it(admin_site, page):
+    server, registration = admin_site
+    _on_a_phone(page, server.url, STAFF_EMAIL, "/admin/check-in")
+    for _ in range(2):
+        page.get_by_label("Check-in code").fill(registration.code)
+        page.get_by_role("button", name="Check in", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text(re.compile(r"at (\d{1,2}:\d\d [ap]\.m\.|noon)\."))
