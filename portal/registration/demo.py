@@ -56,6 +56,9 @@ def seed_demo_event(today: date | None = None) -> tuple[Event, bool]:
         day_capacity=300,
         privacy_policy_version=PRIVACY_POLICY_VERSION,
     )
+    # As deploy/summit.example.toml declares it, so the demo shows how fees are paid.
+    event.payment_method = "invoice"
+    event.payment_instructions = "Invoices are due within 30 days. Purchase orders are accepted."
     db.session.add(event)
     db.session.flush()
     return event, True

@@ -43,6 +43,7 @@ def test_fresh_install_shows_a_live_form_at_the_summit_address(app):
     assert "Register now" in page_text(event_page)
     form = client.get(event_page.request.path + "/register")
     assert form.status_code == 200 and 'name="first_name"' in form.get_data(as_text=True)
+    assert "Paying the fee An invoice follows by email after you register." in page_text(form)
 
 
 def test_seed_demo_command_reports_the_summit(make_app):
