@@ -42,7 +42,8 @@ KINDS = (
     Kind(
         "registration", "Event registrations",
         "Your name, email address, organization, job title, attendee category, the days you chose, any dietary "
-        "or accessibility needs you told us, and when you registered, confirmed, changed or cancelled.",
+        "or accessibility needs you told us, when you registered, confirmed, changed or cancelled, and whether your "
+        "fee was paid (with the organiser's note).",
         "Needed to run the event you registered for (a contract with you).",
         "RETENTION_REGISTRATION_DAYS", "after the event's last day",
         "The registration stays without your name, address, organization, job title or needs, so attendance "
@@ -51,7 +52,7 @@ KINDS = (
         ("registration", "registration_day"),
         ("registration.first_name", "registration.last_name", "registration.email", "registration.email_key",
          "registration.organization", "registration.job_title", "registration.dietary",
-         "registration.accessibility"),
+         "registration.accessibility", "registration.payment_note"),
         (EVENT,),
     ),
     Kind(
@@ -214,10 +215,11 @@ KINDS = (
 #: Text-like columns that never identify anyone, by table: public content, states, codes and counts.
 NOT_IDENTIFYING = {
     "event": ("slug", "title", "summary", "venue", "address_line1", "address_line2", "city", "region",
-              "postal_code", "country", "timezone", "privacy_policy_version"),
+              "postal_code", "country", "timezone", "privacy_policy_version", "payment_method", "payment_url",
+              "payment_instructions"),
     "attendee_category": ("code", "label", "currency"),
     # The check-in code is printed on the badge; without the name it points at nobody.
-    "registration": ("code", "privacy_policy_version", "status"),
+    "registration": ("code", "privacy_policy_version", "status", "payment_status"),
     "outgoing_email": ("lane", "name", "from_address", "message_id", "status", "cause_kind"),
     "outgoing_email_attachment": ("content_type", "content_id"),
     "mail_send_window": ("limit_name",),

@@ -1,4 +1,5 @@
 """How fees are paid: declared in the event file, shown on the form, the confirmation email and the manage page."""
+import json
 import re
 import tomllib
 from datetime import date
@@ -11,9 +12,10 @@ from portal.extensions import db
 from portal.registration import service
 from portal.registration.event_file import EventFileError, event_as_toml, parse_event
 from portal.registration.models import Event, Registration
+from portal.retention.service import anonymise_registrations
 from tests.support.mail import outbox
 from tests.support.registration import add_registration, manage_path, new_event
-from tests.support.web import page_text
+from tests.support.web import csrf_token_from, page_text
 
 PAYMENT_PAGE = "https://pay.example.org/summit"
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "summit.example.toml"
@@ -118,3 +120,30 @@ def test_a_category_without_a_fee_gets_no_payment_section(reg_app):
     [email] = outbox(reg_app, "registration_confirmed")
     assert "PAYMENT" not in email.text
     assert "Your fee" not in reg_app.test_client().get(manage_path(email.text)).get_data(as_text=True)
+
+
+def test_the_attendee_data_download_holds_the_payment_state(reg_app):
+    slug = new_event(reg_app)
+    add_registration(reg_app, slug, category="member")
+    with reg_app.app_context():
+        db.session.execute(update(Registration).values(payment_status="paid", paid_on=date(2030, 8, 1),
+                                                       payment_note="Receipt 7"))
+        db.session.commit()
+    [email] = outbox(reg_app, "registration_confirmed")
+    client, path = reg_app.test_client(), manage_path(email.text)
+    token = csrf_token_from(client.get(path).get_data(as_text=True))
+    data = json.loads(client.post(path + "/export", data={"csrf_token": token}).get_data(as_text=True))
+    assert {key: data["registration"][key] for key in ("payment_status", "paid_on", "payment_note")} == {
+        "payment_status": "paid", "paid_on": "2030-08-01", "payment_note": "Receipt 7"}
+
+
+def test_anonymising_a_registration_empties_its_payment_note(reg_app):
+    slug = new_event(reg_app)
+    registration = add_registration(reg_app, slug, category="member")
+    with reg_app.app_context():
+        db.session.execute(update(Registration).values(payment_status="paid", paid_on=date(2030, 8, 1),
+                                                       payment_note="Paid by Ada's employer"))
+        anonymise_registrations([registration.id], "test")
+        db.session.commit()
+        row = db.session.get(Registration, registration.id)
+        assert (row.payment_status, row.paid_on, row.payment_note) == ("paid", date(2030, 8, 1), "")
