@@ -48,7 +48,7 @@ from portal.links import safe_redirect_path
 from portal.liveness.service import current_report, dashboard_warnings
 from portal.registration import checkin, event_setup, service as registrations
 from portal.registration.certificate import NoAttendance, certificate_pdf, certificate_response
-from portal.registration.display import clock
+from portal.registration.display import clock, promoted_sentence
 from portal.registration.errors import EmailTaken, EventChangeRefused, RegistrationError
 from portal.registration.event_file import EventFileError, event_as_toml, parse_event_text
 from portal.registration.forms import OrganiserEditForm
@@ -376,7 +376,7 @@ def cancel_attendee(registration_id: int):
     db.session.commit()
     message = f"{registration.full_name}'s registration is cancelled and they have been emailed."
     if promoted:
-        message += f" {len(promoted)} waiting registrant(s) got a seat."
+        message += f" {promoted_sentence(len(promoted))}"
     flash(message, "success")
     return redirect(url_for(".attendee_detail", registration_id=registration_id), code=303)
 
@@ -472,7 +472,7 @@ def _apply_event_file(event: Event, form: EventFileForm) -> list[Registration] |
 def _capacity_changed(event: Event, detail: dict, promoted: list[Registration]):
     record_action(current_user, "capacity", event.slug, {**detail, "promoted": [r.code for r in promoted]})
     db.session.commit()
-    flash(f"Saved. {len(promoted)} waiting registrant(s) got a seat and have been emailed.", "success")
+    flash(f"Saved. {promoted_sentence(len(promoted))}" if promoted else "Saved.", "success")
     return redirect(url_for(".event_settings", event=event.slug), code=303)
 
 

@@ -60,6 +60,32 @@ def money(cents: int, currency: str) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
+def place(city: str, region: str) -> str:
+    """The city in prose: "Washington, D.C." (as every page writes it), else e.g. "Boston, MA".
+
+    Postal addresses keep the USPS form ("Washington, DC 20001").
+    """
+    return f"{city}, D.C." if region == "DC" else f"{city}, {region}"
+
+
+def days_dates(days) -> str:
+    """The dates of some of an event's days (in order): "Monday, September 23, 2030" or "September 23–24, 2030"."""
+    return date_span(days[0].date, days[-1].date)
+
+
+def promoted_sentence(count: int) -> str:
+    """E.g. "1 person on the waiting list got a seat and has been emailed." (count ≥ 1)."""
+    if count == 1:
+        return "1 person on the waiting list got a seat and has been emailed."
+    return f"{count} people on the waiting list got a seat and have been emailed."
+
+
+def category_with_fee(category) -> str:
+    """E.g. "Society member ($395.00)" or, mid-sentence, "Patient advocate (no fee)"."""
+    fee = "no fee" if category.fee_cents == 0 else money(category.fee_cents, category.currency)
+    return f"{category.label} ({fee})"
+
+
 def days_choice_label(all_days, chosen, in_sentence: bool = False) -> str:
     """E.g. "Both days (Thu, Sep 23 and Fri, Sep 24)" or "Day 2 only (Fri, Sep 24)".
 

@@ -41,14 +41,29 @@ def _days_field():
     )
 
 
-def day_choices(event) -> list[tuple[str, str]]:
+FULL_NOTE = " — full, join the waiting list"
+
+
+def day_choices(event, seats=None, held_day_ids=frozenset()) -> list[tuple[str, str]]:
+    """The day options; with `seats`, an option with a full day says so before anyone submits.
+
+    `held_day_ids` are days whose seat the attendee already holds: never full for them.
+    """
     days = event.days
+
+    def label(text: str, chosen) -> str:
+        if seats is None:
+            return text
+        wanted = [day.id for day in chosen if day.id not in held_day_ids]
+        overall_full = seats.overall is not None and seats.overall <= 0 and not held_day_ids
+        return text + FULL_NOTE if wanted and (overall_full or seats.full_days(wanted)) else text
+
     choices = []
     if len(days) > 1:
-        label = "Both days" if len(days) == 2 else f"All {len(days)} days"
-        choices.append((ALL_DAYS, f"{label}: {display.date_span(days[0].date, days[-1].date)}"))
+        name = "Both days" if len(days) == 2 else f"All {len(days)} days"
+        choices.append((ALL_DAYS, label(f"{name}: {display.date_span(days[0].date, days[-1].date)}", days)))
     for day in days:
-        choices.append((str(day.position), f"{day.label} only: {day.date_label}"))
+        choices.append((str(day.position), label(f"{day.label} only: {day.date_label}", [day])))
     return choices
 
 
@@ -63,6 +78,13 @@ def days_choice_value(registration) -> str:
     if len(registration.days) == len(registration.event.days) and len(registration.days) > 1:
         return ALL_DAYS
     return str(registration.days[0].position)
+
+
+#: The registration form's answers, in the order the check-answers page lists them.
+ANSWER_FIELDS = (
+    "first_name", "last_name", "email", "organization", "job_title", "category", "days",
+    "dietary", "accessibility", "privacy", "newsletter", "website",
+)
 
 
 class RegistrationForm(TextForm):
@@ -97,12 +119,16 @@ class RegistrationForm(TextForm):
     # Honeypot: hidden from people (CSS, aria-hidden, no tab stop); bots fill it in.
     website = StringField("Leave this field empty", filters=[strip])
 
-    def fill_choices(self, event) -> "RegistrationForm":
-        self.category.choices = [
-            (category.code, f"{category.label} ({category.fee_label})") for category in event.categories
-        ]
-        self.days.choices = day_choices(event)
+    def fill_choices(self, event, seats=None) -> "RegistrationForm":
+        self.category.choices = [(category.code, display.category_with_fee(category)) for category in event.categories]
+        self.days.choices = day_choices(event, seats)
         return self
+
+    def focus(self, name: str) -> None:
+        """Put the keyboard focus on one text field or checkbox when the page loads (a "Change" link)."""
+        field = self[name]
+        if field.type != "RadioField":
+            field.render_kw = {**(field.render_kw or {}), "autofocus": True}
 
     @property
     def is_bot(self) -> bool:

@@ -30,6 +30,7 @@ from portal.registration.errors import (
     RegistrationClosed,
 )
 from portal.registration.forms import (
+    ANSWER_FIELDS,
     CancelForm,
     ChangeForm,
     LostLinkForm,
@@ -41,8 +42,9 @@ from portal.registration.forms import (
 
 bp = Blueprint("registration", __name__)
 
-# Session key: what the "check your inbox" page shows after a redirect. It holds no
-# personal data (the session cookie is only signed, not encrypted) and no place in line
+# Session key: what the "check your inbox" page echoes after the redirect: the address as
+# typed (so a typo shows), the days and the category. The session cookie is signed, not
+# encrypted, and HttpOnly: it holds only what its own browser just sent. No place in line
 # (that would reveal who else is waiting; the registrant gets it by email).
 OUTCOME_KEY = "registration.outcome"
 BUSY_RETRY_AFTER_SECONDS = 5
@@ -78,6 +80,21 @@ def _registration_moment(aware_datetime) -> str:
     return display.moment(aware_datetime)
 
 
+@bp.app_template_filter("category_with_fee")
+def _category_with_fee(category) -> str:
+    return display.category_with_fee(category)
+
+
+@bp.app_template_filter("place")
+def _place(event) -> str:
+    return display.place(event.city, event.region)
+
+
+@bp.app_template_filter("days_dates")
+def _days_dates(days) -> str:
+    return display.days_dates(days)
+
+
 def _registration_rate_limit() -> str:
     return current_app.config["REGISTRATION_RATE_LIMIT"]
 
@@ -111,16 +128,40 @@ def privacy(slug: str):
     return render_template("registration/privacy.html", event=service.get_event(slug))
 
 
+def _answers_unchecked() -> bool:
+    """Only the POST that confirms checked answers counts towards the rate limit: the others write nothing."""
+    return "confirm" not in request.form
+
+
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
-@limiter.limit(_registration_rate_limit, methods=["POST"])
+@limiter.limit(_registration_rate_limit, methods=["POST"], exempt_when=_answers_unchecked)
 def register(slug: str):
+    """The form, then "check your answers", then the seat is decided.
+
+    Without JavaScript or any server-side draft, the answers travel as hidden
+    fields between the steps: "Change" posts them back to the form, "Read the
+    privacy notice" posts them to the notice and its "Back" button returns them.
+    """
     event = service.get_event(slug)
     if not event.is_open(utcnow()):
         return _closed_page(event)
-    form = RegistrationForm().fill_choices(event)
+    form = RegistrationForm().fill_choices(event, service.seats_for_display(event))
+    if request.method == "POST" and request.form.get("show") == "privacy":
+        return render_template("registration/privacy.html", event=event, answers=_carried_answers())
+    change = request.form.get("change")
+    if change in ANSWER_FIELDS:
+        # Back from the check page or the notice: the answers as they were, no error messages yet.
+        form.focus(change)
+        return render_template("registration/register.html", event=event, form=form)
     if not form.validate_on_submit():
         # First visit, or errors: 200 with every value kept and each error next to its field.
         return render_template("registration/register.html", event=event, form=form)
+    if "confirm" not in request.form:
+        return render_template(
+            "registration/check.html", event=event, form=form, answers=_carried_answers(),
+            category=event.category(form.category.data),
+            days_label=display.days_choice_label(event.days, _chosen_days(event, form.days.data)),
+        )
 
     positions = day_positions(form.days.data, event)
     if form.is_bot:
@@ -148,8 +189,21 @@ def register(slug: str):
             )
         db.session.commit()
     # `slug`, not event.slug: the commit expired the event, and reloading it would cost three queries.
-    session[OUTCOME_KEY] = {"event": slug, "status": outcome.status}
+    # What the visitor typed and chose, whatever happened: the same for a known and an unknown address.
+    session[OUTCOME_KEY] = {
+        "event": slug, "status": outcome.status, "email": form.email.data,
+        "category": form.category.data, "days": list(positions),
+    }
     return redirect(url_for(".registered", slug=slug), code=303)
+
+
+def _carried_answers() -> list[tuple[str, str]]:
+    """The form's answers as (name, value) pairs for hidden fields; nothing else the request held."""
+    return [(name, value) for name in ANSWER_FIELDS for value in request.form.getlist(name)]
+
+
+def _chosen_days(event, choice: str):
+    return [event.day_at(position) for position in day_positions(choice, event)]
 
 
 @bp.get("/events/<slug>/registered")
@@ -159,7 +213,16 @@ def registered(slug: str):
     outcome = session.get(OUTCOME_KEY)
     if not outcome or outcome.get("event") != event.slug:
         return redirect(url_for(".event_page", slug=event.slug))
-    return render_template("registration/registered.html", event=event, outcome=outcome)
+    try:
+        category = event.category(outcome["category"])
+        days = [event.day_at(position) for position in outcome["days"]]
+    except (KeyError, LookupError):
+        # A session from before the page echoed the answers, or an event edited since.
+        return redirect(url_for(".event_page", slug=event.slug))
+    return render_template(
+        "registration/registered.html", event=event, outcome=outcome, category=category,
+        days_label=display.days_choice_label(event.days, days),
+    )
 
 
 def _closed_page(event):
@@ -180,7 +243,8 @@ def manage(token: str):
             "accessibility": registration.accessibility,
         }
     )
-    form.days.choices = day_choices(event)
+    held = registration.day_ids if registration.is_confirmed else frozenset()
+    form.days.choices = day_choices(event, service.seats_for_display(event), held)
     if form.validate_on_submit():
         try:
             result = service.change_registration(

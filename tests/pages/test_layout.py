@@ -119,7 +119,7 @@ def test_error_page_keeps_the_layout_and_one_h1(client):
 def test_the_header_strip_announces_the_featured_events_dates_and_city(app, make_event, client):
     make_event(first_day=date(2031, 9, 23))
     strip = client.get("/").get_data(as_text=True).split('class="summit-strip__text"')[1].split("</p>")[0]
-    assert "September 23–24, 2031" in strip and "Washington, DC" in strip
+    assert "September 23–24, 2031" in strip and "Washington, D.C." in strip
 
 
 def test_without_an_event_the_header_strip_names_only_the_summit(client):

@@ -39,7 +39,9 @@ def test_attendee_registers_reads_the_mail_changes_a_day_and_cancels_in_chromium
     page.get_by_label(re.compile(r"^Both days")).check()
     page.get_by_label("Dietary needs (optional)").fill("Vegetarian")
     page.get_by_label(re.compile(r"^I have read the privacy notice")).check()
-    page.get_by_role("button", name="Register").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Check your answers before you register")).to_be_visible()
+    page.get_by_role("button", name="Confirm and register").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     expect(page.get_by_text("You are registered for Policy Summit")).to_be_visible()
 
@@ -68,3 +70,57 @@ def test_attendee_registers_reads_the_mail_changes_a_day_and_cancels_in_chromium
     assert [r.status for r in registrations(app, slug)] == ["cancelled"]
     assert page.watch.console_errors == []
     assert page.watch.external_requests == []
+
+
+@pytest.mark.browser
+def test_registration_with_check_answers_and_change_by_keyboard_only_without_javascript(
+    make_app, live_server, chromium
+):
+    app = make_app()
+    with app.app_context():
+        event, _ = seed_demo_event()
+        db.session.commit()
+        slug = event.slug
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/events/{slug}/register")
+        page.get_by_label("First name").focus()
+        for text in ["Grace", "Hopper", "grace@exmaple.org", "Compiler Society", "Rear Admiral"]:
+            page.keyboard.type(text)
+            page.keyboard.press("Tab")
+        # Tab reaches the first category; arrow keys move within a radio group, Space selects.
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Space")
+        page.get_by_role("button", name="Read the privacy notice").focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Privacy notice for registration")).to_be_visible()
+        page.get_by_role("button", name="Back to the registration form").focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_label("Job title")).to_have_value("Rear Admiral")
+        page.get_by_label(re.compile(r"^I have read the privacy notice")).focus()
+        page.keyboard.press("Space")
+        page.get_by_role("button", name="Continue").focus()
+        page.keyboard.press("Enter")
+
+        expect(page.get_by_role("heading", name="Check your answers before you register")).to_be_visible()
+        expect(page.get_by_text("grace@exmaple.org")).to_be_visible()
+        page.get_by_role("button", name="Change email address").focus()
+        page.keyboard.press("Enter")
+        email = page.get_by_label("Email address", exact=True)
+        expect(email).to_be_focused()
+        expect(page.get_by_label("Organization")).to_have_value("Compiler Society")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("grace@example.org")
+        page.keyboard.press("Enter")  # implicit submission continues; it does not open the privacy notice
+        page.get_by_role("button", name="Confirm and register").focus()
+        page.keyboard.press("Enter")
+
+        expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+        expect(page.get_by_text("grace@example.org", exact=True)).to_be_visible()
+        [registration] = registrations(app, slug)
+        assert (registration.email, registration.job_title) == ("grace@example.org", "Rear Admiral")
+        assert registration.privacy_accepted_at is not None
+    finally:
+        context.close()

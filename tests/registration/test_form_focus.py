@@ -7,7 +7,7 @@ from tests.support.registration import new_event
 def _submit_with_errors(page, url: str) -> None:
     page.goto(url)
     page.get_by_label("First name").fill("Grace")
-    page.get_by_role("button", name="Register").click()
+    page.get_by_role("button", name="Continue").click()
     page.wait_for_selector(".error-summary")
 
 

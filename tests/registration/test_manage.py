@@ -310,3 +310,14 @@ def test_tokens_stay_out_of_the_access_log(m_app, portal_server):
     log = wait_until(lambda: (lambda text: text if "/manage/" in text else None)(server.output()),
                      message="access log line")
     assert token not in log and "/manage/[token]" in log
+
+
+def test_the_manage_page_marks_a_full_day_the_attendee_does_not_hold(m_app):
+    slug = new_event(m_app, day_capacity=1)
+    registered(m_app, slug, email="day2@example.org", days="2")
+    client, path = registered(m_app, slug, email="day1@example.org", days="1")
+    text = page_text(client.get(path))
+    assert "Day 1 only: Monday, September 23, 2030 Day 2 only" in text  # their own seat: not full for them
+    assert "Day 2 only: Tuesday, September 24, 2030 — full, join the waiting list" in text
+    assert "Both days: September 23–24, 2030 — full, join the waiting list" in text
+    assert "If a day you add is full, nothing changes: you keep your seat for the days you have." in text

@@ -21,6 +21,8 @@ VALID_FORM = {
     "dietary": "",
     "accessibility": "",
     "privacy": "y",
+    # The check-answers page's button: a POST with it registers at once.
+    "confirm": "yes",
 }
 _slugs = iter(range(1, 10_000))
 
