@@ -102,7 +102,7 @@ class Form:
         body = urllib.parse.urlencode({
             "csrf_token": self.csrf, "first_name": "Bench", "last_name": f"N{self.sent}",
             "organization": "Benchmark Society", "job_title": "Load tester", "category": "member", "days": "all",
-            "dietary": "", "accessibility": "", "privacy": "y", "website": "", "email": address,
+            "dietary": "", "accessibility": "", "privacy": "y", "website": "", "confirm": "yes", "email": address,
         })
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:

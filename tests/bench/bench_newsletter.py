@@ -107,7 +107,7 @@ def run() -> list[Row]:
                 return client.post(f"/events/{slug}/register", data={
                     "csrf_token": register_csrf, "first_name": "Bench", "last_name": f"N{n}",
                     "email": email or f"reg{n}@example.org", "organization": "Bench", "job_title": "Tester",
-                    "category": "member", "days": "all", "privacy": "y"})
+                    "category": "member", "days": "all", "privacy": "y", "confirm": "yes"})
 
             def magic(email):
                 return lambda: client.post("/newsletter/manage", data={"csrf_token": manage_csrf, "email": email})

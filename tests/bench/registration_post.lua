@@ -80,7 +80,7 @@ function init(args)
   wrk.headers["Cookie"] = cookie
   body_head = "csrf_token=" .. csrf
     .. "&first_name=Bench&organization=Benchmark+Society&job_title=Load+tester"
-    .. "&category=member&days=all&dietary=&accessibility=&privacy=y&website="
+    .. "&category=member&days=all&dietary=&accessibility=&privacy=y&website=&confirm=yes"
 end
 
 function delay()
