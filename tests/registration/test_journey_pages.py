@@ -7,16 +7,16 @@ from tests.support.registration import new_event
 from tests.test_every_page import state_problems
 
 
+TYPED = {"First name": "Grace", "Last name": "Hopper", "Organization": "Compiler Society",
+         "Job title": "Rear Admiral", "Dietary needs (optional)": "Vegetarian\nno nuts"}
+
+
 def _filled(page):
-    page.get_by_label("First name").fill("Grace")
-    page.get_by_label("Last name").fill("Hopper")
+    for label, value in TYPED.items():
+        page.get_by_label(label).fill(value)
     page.get_by_label("Email address", exact=True).fill("grace.brewster.murray.hopper@example.org")
-    page.get_by_label("Organization").fill("Compiler Society")
-    page.get_by_label("Job title").fill("Rear Admiral")
-    page.locator("#category-0").check()
-    page.locator("#days-0").check()
-    page.get_by_label("Dietary needs (optional)").fill("Vegetarian\nno nuts")
-    page.locator("#privacy").check()
+    for choice in ("#category-0", "#days-0", "#privacy"):
+        page.locator(choice).check()
 
 
 def _click(page, name: str):
