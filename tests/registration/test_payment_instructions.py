@@ -14,7 +14,7 @@ from portal.registration.event_file import EventFileError, event_as_toml, parse_
 from portal.registration.models import Event, Registration
 from portal.retention.service import anonymise_registrations
 from tests.support.mail import outbox
-from tests.support.registration import add_registration, manage_path, new_event
+from tests.support.registration import VALID_FORM, add_registration, manage_path, new_event
 from tests.support.web import csrf_token_from, page_text
 
 PAYMENT_PAGE = "https://pay.example.org/summit"
@@ -147,3 +147,19 @@ def test_anonymising_a_registration_empties_its_payment_note(reg_app):
         db.session.commit()
         row = db.session.get(Registration, registration.id)
         assert (row.payment_status, row.paid_on, row.payment_note) == ("paid", date(2030, 8, 1), "")
+
+
+def _check_answers_page(app, slug, category):
+    client = app.test_client()
+    form = client.get(f"/events/{slug}/register").get_data(as_text=True)
+    data = {**VALID_FORM, "category": category, "csrf_token": csrf_token_from(form)}
+    data.pop("confirm", None)  # stop at the check-answers page
+    return client.post(f"/events/{slug}/register", data=data)
+
+
+def test_the_check_answers_page_says_how_the_chosen_fee_is_paid(reg_app):
+    slug = new_event(reg_app)
+    _declare(reg_app, slug, method="at_door", url=None, instructions="")
+    assert "Paying the fee Pay at the registration desk when you arrive." in page_text(
+        _check_answers_page(reg_app, slug, "member"))
+    assert "Paying the fee" not in page_text(_check_answers_page(reg_app, slug, "press"))
