@@ -2,6 +2,8 @@
 import click
 from flask.cli import AppGroup
 
+from portal.deliverability.intake import OUTCOMES, poll_bounce_mailbox
+
 bounces_cli = AppGroup("bounces", help="The bounce mailbox (BOUNCE_MAILDIR or BOUNCE_IMAP_URL).")
 
 LABELS = {
@@ -17,8 +19,6 @@ LABELS = {
 @bounces_cli.command("poll")
 def poll_command() -> None:
     """Process every message in the bounce mailbox and print what was found."""
-    from portal.deliverability.intake import OUTCOMES, poll_bounce_mailbox
-
     result = poll_bounce_mailbox()
     if result.busy:
         raise click.ClickException("another poll of the bounce mailbox is running; nothing was read")

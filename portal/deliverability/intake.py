@@ -25,11 +25,10 @@ import traceback
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, current_app
+from flask import current_app
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import func, select
@@ -310,22 +309,3 @@ def poll_lock():
             yield False
             return
         yield True  # released when the file is closed, also when the process dies
-
-
-# ---------------------------------------------------------------- wiring
-
-
-def init_intake(app: Flask) -> None:
-    """The `bounces` CLI group, the poll task, and its beat entry when a bounce mailbox is configured."""
-    from portal.celery_app import DEFAULT_QUEUE, register_tasks
-    from portal.deliverability.cli import bounces_cli
-
-    app.cli.add_command(bounces_cli)
-    beat = {}
-    if source_configured(app.config):
-        every = app.config["BOUNCE_POLL_SECONDS"]
-        # A poll beat could not start within one interval is dropped: the next one does its work.
-        beat["poll-bounce-mailbox"] = {"task": "portal.deliverability.poll_bounce_mailbox",
-                                       "schedule": timedelta(seconds=every), "options": {"expires": every}}
-    register_tasks(app, "portal.deliverability.tasks",
-                   routes={"portal.deliverability.poll_bounce_mailbox": {"queue": DEFAULT_QUEUE}}, beat=beat)
