@@ -240,13 +240,13 @@ def test_a_poll_killed_midway_loses_no_report_and_records_none_twice(relay, port
     portal_env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(relay.port), MAIL_BOUNCE_ADDRESS=BOUNCE_ADDRESS,
                       BOUNCE_MAILDIR=str(relay.maildir))
     app = make_app()
-    ids = [send(app, DEAD) for _ in range(30)]
+    ids = [send(app, DEAD) for _ in range(100)]
     relay.wait_for_inbox(len(ids))
     poller = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "bounces", "poll"],
                               env={**os.environ, **portal_env}, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: len(events(app)) >= 5, timeout=GENEROUS, interval=0.01, message="the poll's first commits")
+        wait_until(lambda: len(events(app)) >= 1, timeout=GENEROUS, interval=0.01, message="the poll's first commits")
     finally:
         poller.kill()
         poller.wait()
